@@ -1,0 +1,160 @@
+"""The ``sslkit`` command line: thin adapters from flags to config dataclasses to plain functions.
+
+Nothing heavy is imported at module level (no torch, no plugin discovery), so ``sslkit --help``
+is fast and works even when a plugin is broken. User errors (:class:`SSLKitError`) are printed as
+one red line with exit code 2; ``sslkit --debug ...`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from sslkit.errors import SSLKitError
+
+app = typer.Typer(help="Self-supervised visual representation learning from heavy augmentations.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+_state = {"debug": False}
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turn SSLKitError into one red line and exit code 2 (traceback with --debug)."""
+    try:
+        yield
+    except SSLKitError as error:
+        if _state["debug"]:
+            raise
+        err.print(f"[red]error:[/] {error}")
+        raise typer.Exit(2) from None
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False) -> None:
+    """sslkit: pretrain, evaluate and export self-supervised backbones."""
+    _state["debug"] = debug or bool(os.environ.get("SSLKIT_DEBUG"))
+
+
+@app.command()
+def pretrain(
+    method: Annotated[str, typer.Argument(help="Method name (see `sslkit list methods`).")],
+    dataset: Annotated[str, typer.Argument(help="Dataset name, `imagefolder:PATH` or `hf:PATH|NAME`.")],
+    preset: Annotated[str, typer.Option(help="Recipe: paper (the paper's CIFAR recipe) or quick (CPU).")] = "paper",
+    backbone: Annotated[Optional[str], typer.Option(help="Backbone name (default: the preset's).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Training epochs.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Training steps (overrides --epochs).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Global batch size over all processes.")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Base learning rate for batch 256 (scaled linearly).")] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="Training resolution (default: native).")] = None,
+    aug: Annotated[Optional[list[str]], typer.Option(help="ROLE=POLICY[:k=v,...], e.g. standard=simclr:scale_min=0.3")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value for any config field or method option.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="JSON/YAML file of config values.")] = None,
+    data_dir: Annotated[Optional[str], typer.Option(help="Where to look for the dataset first.")] = None,
+    download: Annotated[bool, typer.Option(help="Download the dataset if missing (needs network).")] = False,
+    out_dir: Annotated[str, typer.Option("--out", help="Parent folder of run directories.")] = "runs",
+    name: Annotated[Optional[str], typer.Option(help="Run directory name (default method-dataset-time).")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue this run directory from its last checkpoint.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (identical results on CPU).")] = 0,
+    precision: Annotated[str, typer.Option(help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")] = "auto",
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the backbone (slow first step).")] = False,
+    knn_every: Annotated[Optional[int], typer.Option(help="Run the kNN monitor every N epochs (0: off).")] = None,
+) -> None:
+    """Pre-train a backbone with a self-supervised METHOD on DATASET."""
+    with user_errors():
+        from sslkit import _registry
+        from sslkit.config import load_config_file, parse_assignments, resolve
+        from sslkit.engine.trainer import pretrain as run_pretrain
+        from sslkit.runs import Run
+
+        if resume is not None:
+            cfg = Run.open(resume).config
+            run_pretrain(cfg, resume=resume)
+            return
+        aug_map = {}
+        for item in aug or []:
+            role, sep, spec = item.partition("=")
+            if not sep or not role or not spec:
+                raise SSLKitError(f"--aug expects ROLE=POLICY[:k=v,...], got {item!r} (e.g. --aug standard=simclr)")
+            aug_map[role.strip()] = spec.strip()
+        flags = {"preset": preset, "backbone": backbone, "epochs": epochs, "steps": steps,
+                 "batch_size": batch_size, "lr": lr, "image_size": image_size, "data_dir": data_dir,
+                 "download": download or None, "out": out_dir, "name": name, "seed": seed,
+                 "precision": precision, "compile": compile_ or None, "knn_every": knn_every,
+                 "aug": aug_map or None}
+        cfg = resolve(method, dataset, _registry.load("methods", method), preset=preset,
+                      file_values=load_config_file(config) if config else None, flags=flags,
+                      sets=parse_assignments(set_ or [], "--set"))
+        run_pretrain(cfg)
+
+
+@app.command("eval")
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="Run directory or export directory.")],
+    dataset: Annotated[str, typer.Argument(help="Dataset to evaluate on (its train split is the kNN bank).")],
+    protocol: Annotated[str, typer.Option(help="knn (linear, finetune and cluster come next).")] = "knn",
+    k: Annotated[int, typer.Option(help="kNN neighbours.")] = 200,
+    temperature: Annotated[float, typer.Option("--t", help="kNN temperature.")] = 0.1,
+    data_dir: Annotated[Optional[str], typer.Option(help="Where to look for the dataset first.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Feature-extraction batch size.")] = 512,
+) -> None:
+    """Evaluate a pretrained backbone on DATASET with a protocol; writes RUN/eval/<protocol>.json."""
+    with user_errors():
+        from sslkit.evaluate.protocols import evaluate as run_eval
+
+        result = run_eval(run, dataset, protocol=protocol, k=k, temperature=temperature, data_dir=data_dir,
+                          batch_size=batch_size)
+        out.print(f"{protocol} top-1 on {dataset} ({result['split']} split, {result['queries']} images): "
+                  f"[bold]{100 * result['top1']:.2f}%[/]  -> {result['path']}")
+
+
+@app.command()
+def transfer(
+    run: Annotated[Path, typer.Argument(help="Run directory or export directory.")],
+    dataset: Annotated[str, typer.Argument(help="Target dataset.")],
+    mode: Annotated[str, typer.Option(help="linear or finetune.")] = "linear",
+) -> None:
+    """Evaluate a backbone pretrained on one dataset on another (not yet available)."""
+    with user_errors():
+        raise SSLKitError("`sslkit transfer` is not yet available in this version; use `sslkit eval RUN DATASET "
+                          "--protocol knn` on the target dataset meanwhile")
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(help="Run directory to export.")],
+    safetensors: Annotated[bool, typer.Option(help="Write model.safetensors (the only format for now).")] = True,
+    onnx: Annotated[bool, typer.Option(help="Also export ONNX (not yet available).")] = False,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Export folder (default RUN/export).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing export folder.")] = False,
+) -> None:
+    """Export the backbone: torchvision-keyed safetensors, timm-style config.json, model card."""
+    with user_errors():
+        from sslkit.export import export_run
+
+        if onnx:
+            raise SSLKitError("--onnx is not yet available; export with --safetensors")
+        if not safetensors:
+            raise SSLKitError("nothing to export: pass --safetensors")
+        path = export_run(run, out_dir, overwrite=force)
+        out.print(f"exported backbone to [bold]{path}[/] (model.safetensors, config.json, README.md)")
+
+
+@app.command("list")
+def list_(group: Annotated[Optional[str], typer.Argument(help="methods, augmentations, datasets or backbones.")] = None
+          ) -> None:
+    """List registered methods, augmentation policies, datasets and backbones."""
+    with user_errors():
+        from sslkit.listing import print_groups
+
+        print_groups(out, group)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

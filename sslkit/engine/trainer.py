@@ -1,0 +1,165 @@
+"""The training loop: one device-agnostic Accelerate loop for every method (DESIGN.md §4).
+
+Reads top to bottom: build the components, create or resume the run directory, then for every
+step draw a batch, build the views, call the method, step the optimizer, call ``after_step``; log,
+checkpoint and run the kNN monitor at their intervals. Randomness that affects training is a pure
+function of ``(seed, epoch)`` (data order) and ``(seed, step, rank)`` (augmentation), so a resumed
+run continues exactly where the interrupted one stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.utils import broadcast_object_list
+
+from sslkit.config import PretrainConfig
+from sslkit.data.loader import BatchLoader
+from sslkit.engine import checkpoint, rundir
+from sslkit.engine.build import Components, build
+from sslkit.engine.optim import build_optimizer, set_lr
+from sslkit.engine.progress import TrainingProgress
+from sslkit.engine.schedule import warmup_cosine
+from sslkit.errors import SSLKitError
+from sslkit.evaluate.knn import extract_features, knn_accuracy
+
+
+def make_accelerator(precision: str) -> Accelerator:
+    cuda = torch.cuda.is_available()
+    mixed = {"auto": "bf16" if cuda else "no", "fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
+    return Accelerator(cpu=not cuda, mixed_precision=mixed)
+
+
+def knn_monitor(method: torch.nn.Module, comps: Components, cfg: PretrainConfig, device: torch.device,
+                batch_size: int) -> float:
+    """Weighted kNN top-1 (k, t from the config) of the backbone features on the eval split."""
+    def batches(source):
+        loader = BatchLoader(source, batch_size, image_size=comps.image_size, shuffle=False, drop_last=False,
+                             num_workers=0 if source.in_memory else cfg.num_workers)
+        return loader.epoch(0)
+
+    was_training = method.training
+    method.eval()
+    bank, bank_labels = extract_features(method.features, batches(comps.source), comps.views.normalize, device)
+    queries, labels = extract_features(method.features, batches(comps.eval_source), comps.views.normalize, device)
+    method.train(was_training)
+    return knn_accuracy(bank, bank_labels, queries, labels, comps.source.info.num_classes, cfg.knn_k, cfg.knn_t)
+
+
+def _start_run(cfg: PretrainConfig, resume: Path | None, comps: Components, accelerator: Accelerator) -> Path:
+    """Create (main process) or reuse the run directory; every process gets the same path."""
+    path = [str(resume) if resume is not None else None]
+    if resume is None and accelerator.is_main_process:
+        run = rundir.new_run_dir(cfg.out, cfg.method, cfg.dataset, cfg.name)
+        rundir.write_config(run, cfg.to_dict(), comps.derived)
+        path = [str(run)]
+    if accelerator.num_processes > 1:
+        broadcast_object_list(path)
+    return Path(path[0])
+
+
+def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = False) -> dict[str, Any]:
+    """Pre-train ``cfg.method`` on ``cfg.dataset``; returns a summary including the run directory."""
+    accelerator = make_accelerator(cfg.precision)
+    main = accelerator.is_main_process
+    torch.manual_seed(cfg.seed)
+    comps = build(cfg, accelerator.num_processes)
+    derived = comps.derived
+    run = _start_run(cfg, resume, comps, accelerator)
+    state = checkpoint.load_latest(run) if resume is not None else None
+    method = comps.model
+    if state is not None:
+        method.load_state_dict(state["model"])
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    method.to(accelerator.device, memory_format=memory_format)
+    optimizer = build_optimizer(method.param_groups(), cfg.optimizer, derived["lr"], cfg.weight_decay or 0.0,
+                                cfg.momentum)
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    if cfg.compile:  # compile the backbone's forward only, so state_dict keys stay unprefixed
+        method.backbone.forward = torch.compile(method.backbone.forward)
+    model, optimizer = accelerator.prepare(method, optimizer)
+
+    total, per_epoch = derived["total_steps"], derived["steps_per_epoch"]
+    loader = BatchLoader(comps.source, derived["per_process_batch_size"], image_size=comps.image_size,
+                         seed=cfg.seed, rank=accelerator.process_index, world_size=accelerator.num_processes,
+                         num_workers=0 if comps.source.in_memory else cfg.num_workers)
+    metrics = rundir.MetricsLog(run, enabled=main)
+    step = state["step"] if state is not None else 0
+    metrics.truncate_after(step)
+    generator = torch.Generator()
+    loss_sum = torch.zeros((), device=accelerator.device)
+    finite = torch.ones((), dtype=torch.bool, device=accelerator.device)
+    knn = None
+    progress = TrainingProgress(total, enabled=main and not quiet, start=step)
+    progress.describe(cfg, derived, run, resumed_at=step if state is not None else None)
+
+    def save_checkpoint() -> None:
+        if not bool(finite):
+            raise SSLKitError(f"the loss became NaN or Inf before step {step}; the last good checkpoint is kept "
+                              f"in {checkpoint.checkpoint_dir(run)}. Lower --lr or use --set grad_clip=1.0")
+        if main:
+            checkpoint.save(run, step, {"model": method.state_dict(), "optimizer": optimizer.state_dict(),
+                                        "step": step, "config": cfg.to_dict()}, keep=cfg.keep_checkpoints)
+        accelerator.wait_for_everyone()
+
+    window_start, window_steps = time.perf_counter(), 0
+    with progress:
+        while step < total:
+            epoch = step // per_epoch
+            for images, _ in loader.epoch(epoch, start_batch=step - epoch * per_epoch):
+                lr = set_lr(optimizer, warmup_cosine(step, total, derived["warmup_steps"], cfg.min_lr_ratio))
+                generator.manual_seed((cfg.seed * 1_000_003 + step) * 1_009 + accelerator.process_index)
+                views = comps.views(images.to(accelerator.device, non_blocking=True), generator, memory_format)
+                out = model(views, step / total)
+                accelerator.backward(out.loss)
+                if cfg.grad_clip:
+                    accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                method.after_step((step + 1) / total)
+                step += 1
+                window_steps += 1
+                loss = out.loss.detach()
+                loss_sum += loss
+                finite &= torch.isfinite(loss)
+                if step % cfg.log_every == 0 or step == total:
+                    elapsed = time.perf_counter() - window_start
+                    record = {"step": step, "epoch": step / per_epoch, "loss": loss_sum.item() / window_steps,
+                              "lr": lr, "images_per_s": window_steps * derived["global_batch_size"] / elapsed}
+                    record.update({k: float(v) for k, v in out.logs.items()})
+                    if out.embeddings is not None:
+                        z = F.normalize(out.embeddings.float(), dim=1)
+                        record["embedding_std"] = z.std(dim=0).mean().item() * math.sqrt(z.shape[1])
+                    if not math.isfinite(record["loss"]):
+                        save_checkpoint()  # raises with the step and where the last good checkpoint is
+                    metrics.write(**record)
+                    progress.update(step, record)
+                    loss_sum.zero_()
+                    window_start, window_steps = time.perf_counter(), 0
+                if step % cfg.checkpoint_every == 0 and step % per_epoch:
+                    save_checkpoint()
+                if step >= total:
+                    break
+            epoch_done = step % per_epoch == 0 or step >= total
+            if epoch_done:
+                epoch_index = math.ceil(step / per_epoch)
+                if comps.eval_source is not None and (epoch_index % cfg.knn_every == 0 or step >= total):
+                    progress.status("kNN monitor")
+                    knn = knn_monitor(method, comps, cfg, accelerator.device, derived["per_process_batch_size"])
+                    metrics.write(step=step, epoch=epoch_index, knn_top1=knn)
+                    progress.epoch_done(epoch_index, knn)
+                save_checkpoint()
+                window_start, window_steps = time.perf_counter(), 0
+    summary = {"run": str(run), "steps": step, "knn_top1": knn, "config": dataclasses.asdict(cfg),
+               "derived": derived}
+    progress.finish(summary)
+    accelerator.end_training()
+    return summary

@@ -1,0 +1,95 @@
+"""Turn a uint8 image batch into a method's named views, honouring view lineage.
+
+Roles are produced in dependency order: a role ``derived_from`` another is computed from that
+role's *augmented pixels* (view ``i`` from source view ``i``), not from the original image
+(DSSL's partial order, RSA's aggressive-from-weak). Normalisation happens last, on every view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sslkit import _registry
+from sslkit.config import parse_policy_spec
+from sslkit.errors import SSLKitError
+from sslkit.methods.base import ViewSpec
+
+
+def _ordered(specs: tuple[ViewSpec, ...]) -> list[ViewSpec]:
+    by_role = {s.role: s for s in specs}
+    order: list[ViewSpec] = []
+    visiting: set[str] = set()
+
+    def visit(spec: ViewSpec) -> None:
+        if spec in order:
+            return
+        if spec.role in visiting:
+            raise ValueError(f"view roles form a cycle at {spec.role!r}")
+        visiting.add(spec.role)
+        if spec.derived_from is not None:
+            source = by_role.get(spec.derived_from)
+            if source is None:
+                raise ValueError(f"view {spec.role!r} is derived from unknown role {spec.derived_from!r}")
+            if source.count != spec.count:
+                raise ValueError(f"view {spec.role!r} needs as many views as its source {source.role!r}")
+            visit(source)
+        order.append(spec)
+
+    for spec in specs:
+        visit(spec)
+    return order
+
+
+class ViewMaker:
+    """Builds ``dict[role, list[Tensor]]`` from uint8 batches with one policy per role."""
+
+    def __init__(self, specs: tuple[ViewSpec, ...], size: int, channels: int,
+                 mean: tuple[float, ...], std: tuple[float, ...], overrides: dict[str, str] | None = None):
+        overrides = dict(overrides or {})
+        roles = {s.role for s in specs}
+        unknown = set(overrides) - roles
+        if unknown:
+            raise SSLKitError(f"--aug names unknown view role(s) {', '.join(sorted(unknown))}; "
+                              f"this method's roles: {', '.join(sorted(roles))}")
+        self.specs = _ordered(specs)
+        self.policies: dict[str, Any] = {}
+        self.policy_specs: dict[str, str] = {}
+        for spec in self.specs:
+            if spec.role in overrides:
+                name, options = parse_policy_spec(overrides[spec.role])
+            else:
+                name, options = spec.policy, dict(spec.options)
+            factory = _registry.load("augmentations", name)
+            try:
+                self.policies[spec.role] = factory(size=size, channels=channels, **options)
+            except TypeError as error:
+                raise SSLKitError(f"augmentation {name!r} for role {spec.role!r}: {error}") from error
+            shown = ",".join(f"{k}={v}" for k, v in options.items())
+            self.policy_specs[spec.role] = name + (f":{shown}" if shown else "")
+        self.mean = torch.tensor(mean).view(1, -1, 1, 1)
+        self.std = torch.tensor(std).view(1, -1, 1, 1)
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None,
+                 memory_format: torch.memory_format = torch.contiguous_format) -> dict[str, list[torch.Tensor]]:
+        pixels = images.float().div_(255) if images.dtype == torch.uint8 else images
+        raw: dict[str, list[torch.Tensor]] = {}
+        for spec in self.specs:
+            policy = self.policies[spec.role]
+            if spec.derived_from is None:
+                raw[spec.role] = [policy(pixels, generator) for _ in range(spec.count)]
+            else:
+                raw[spec.role] = [policy(src, generator) for src in raw[spec.derived_from]]
+        mean, std = self.mean.to(pixels.device), self.std.to(pixels.device)
+        return {role: [((v - mean) / std).contiguous(memory_format=memory_format) for v in vs]
+                for role, vs in raw.items()}
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """Evaluation transform: uint8 -> float, normalised, no augmentation."""
+        pixels = images.float().div_(255)
+        return (pixels - self.mean.to(pixels.device)) / self.std.to(pixels.device)
+
+    @property
+    def views_per_image(self) -> int:
+        return sum(s.count for s in self.specs)

@@ -1,0 +1,1 @@
+"""Evaluation protocols: knn (linear, finetune and cluster follow)."""

@@ -1,0 +1,74 @@
+"""Weighted k-nearest-neighbour classification on frozen features (METHODS.md §0.6).
+
+Memory bank = L2-normalised features of the training split under the test transform (no
+augmentation). For a query, take the top-k cosine similarities ``s_i`` and vote
+``score_c = sum_i exp(s_i / t) * 1[y_i = c]``; defaults k = 200, t = 0.1 (InstDisc, MoCo demo,
+DSSL and RSA monitors). Queries are processed in chunks so large banks fit in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+
+
+@torch.no_grad()
+def extract_features(
+    features: Callable[[torch.Tensor], torch.Tensor],
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    transform: Callable[[torch.Tensor], torch.Tensor],
+    device: torch.device | str = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run ``features(transform(images))`` over ``batches``; returns L2-normalised features, labels."""
+    feats, labels = [], []
+    for images, targets in batches:
+        out = features(transform(images.to(device, non_blocking=True)))
+        feats.append(F.normalize(out.float(), dim=1).cpu())
+        labels.append(targets.cpu())
+    return torch.cat(feats), torch.cat(labels)
+
+
+@torch.no_grad()
+def knn_predict(
+    bank: torch.Tensor,
+    bank_labels: torch.Tensor,
+    queries: torch.Tensor,
+    num_classes: int,
+    k: int = 200,
+    temperature: float = 0.1,
+    chunk_size: int = 1024,
+) -> torch.Tensor:
+    """Predicted class of every query by temperature-weighted top-k voting.
+
+    Args:
+        bank: ``(N, D)`` L2-normalised training features.
+        bank_labels: ``(N,)`` int64 labels in ``[0, num_classes)``.
+        queries: ``(M, D)`` L2-normalised query features.
+        num_classes: Number of classes.
+        k: Neighbours (clipped to N).
+        temperature: Softmax-style temperature of the vote weights.
+        chunk_size: Queries per similarity block (memory is ``chunk_size x N``).
+
+    Returns:
+        ``(M,)`` int64 predictions.
+    """
+    k = min(k, len(bank))
+    predictions = []
+    for start in range(0, len(queries), chunk_size):
+        sim = queries[start:start + chunk_size] @ bank.T  # MxN cosine similarities
+        top_sim, top_idx = sim.topk(k, dim=1)
+        weights = (top_sim / temperature).exp()
+        votes = torch.zeros(len(sim), num_classes, dtype=weights.dtype, device=weights.device)
+        votes.scatter_add_(1, bank_labels[top_idx], weights)
+        predictions.append(votes.argmax(dim=1))
+    return torch.cat(predictions)
+
+
+def knn_accuracy(bank: torch.Tensor, bank_labels: torch.Tensor, queries: torch.Tensor,
+                 query_labels: torch.Tensor, num_classes: int, k: int = 200, temperature: float = 0.1) -> float:
+    """Top-1 accuracy (in [0, 1]) of :func:`knn_predict` on labelled queries."""
+    labelled = bank_labels >= 0
+    predictions = knn_predict(bank[labelled], bank_labels[labelled], queries, num_classes, k, temperature)
+    return (predictions == query_labels).float().mean().item()

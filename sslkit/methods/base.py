@@ -1,0 +1,90 @@
+"""The Method contract: the only thing the engine imports from ``sslkit.methods``.
+
+A method is a small ``nn.Module`` built from a backbone. It declares the views it consumes as
+named roles (with lineage: a view may be *derived from* another view's pixels), computes its loss
+in ``forward(views, progress)``, updates its own state in ``after_step`` (EMA targets, queues) and
+says how its parameters are optimised in ``param_groups``. The engine never special-cases a
+method, and a method never runs the optimizer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """A named role of views a method consumes.
+
+    Attributes:
+        role: The key in the ``views`` dict the method receives (e.g. ``"standard"``).
+        count: How many views of this role per image.
+        policy: Registry name of the default augmentation policy (``sslkit.augmentations``).
+        options: Default keyword arguments of that policy.
+        derived_from: Role whose augmented pixels this role is computed from (view ``i`` of this
+            role from view ``i`` of the source, DSSL's partial order); ``None`` = from the image.
+    """
+
+    role: str
+    count: int = 2
+    policy: str = "simclr"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    derived_from: str | None = None
+
+
+@dataclass
+class StepOutput:
+    """What ``Method.forward`` returns.
+
+    Attributes:
+        loss: Scalar loss to minimise.
+        logs: Extra scalars to log (tensors are fine: the engine reads them only at log steps).
+        embeddings: ``(B, D)`` embeddings whose normalised std feeds the collapse monitor.
+    """
+
+    loss: torch.Tensor
+    logs: dict[str, torch.Tensor | float] = field(default_factory=dict)
+    embeddings: torch.Tensor | None = None
+
+
+class Method(nn.Module):
+    """Base class of every self-supervised method.
+
+    Subclasses set ``views`` and ``presets`` and implement ``forward``. ``presets`` maps a preset
+    name (``"paper"``, ``"quick"``) to training-config values (backbone, epochs, batch_size, lr,
+    optimizer, ...) and, under the key ``"method"``, constructor keyword arguments.
+    """
+
+    views: ClassVar[tuple[ViewSpec, ...]] = ()
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, views: dict[str, list[torch.Tensor]], progress: float) -> StepOutput:
+        """Compute the loss on one batch of views; ``progress`` in [0, 1] drives schedules."""
+        raise NotImplementedError
+
+    def after_step(self, progress: float) -> None:
+        """Called after every optimizer step (EMA updates, queues). Default: nothing."""
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Representation used for evaluation and export: the backbone's pooled features."""
+        return self.backbone(images)
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Optimizer parameter groups: no weight decay on norms and biases (1-D parameters).
+
+        A group may set ``fixed_lr=True`` to be excluded from the learning-rate schedule.
+        """
+        decay, no_decay = [], []
+        for _, param in self.named_parameters():
+            if param.requires_grad:
+                (no_decay if param.ndim <= 1 else decay).append(param)
+        return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
