@@ -1,0 +1,55 @@
+# sslkit — every target sets up what it needs. Python 3.11 + pip take torch from the local cache here.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SSLKIT := $(VENV)/bin/sslkit
+STAMP := $(VENV)/.sslkit-installed
+DEMO_RUN ?= runs/demo-simsiam-fashion-mnist
+FMNIST_DIR := /usr/share/datasets/fashion-mnist
+
+.PHONY: setup demo demo-data test test-slow bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Fashion-MNIST from Debian's package when apt is usable; otherwise say how to get it.
+demo-data:
+	@if [ -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz ] || [ -n "$$SSLKIT_DATA" ]; then exit 0; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null; \
+	else \
+		echo "Fashion-MNIST is missing: run 'sudo apt-get install dataset-fashion-mnist', or put the four"; \
+		echo "IDX files (train-images-idx3-ubyte.gz, ...) in a folder and set SSLKIT_DATA to it."; exit 2; \
+	fi
+
+# Pretrain SimSiam on Fashion-MNIST (quick CPU preset), evaluate kNN on the test split, export.
+demo: setup demo-data
+	rm -rf $(DEMO_RUN)
+	$(SSLKIT) pretrain simsiam fashion-mnist --preset quick --out $(dir $(DEMO_RUN)) --name $(notdir $(DEMO_RUN))
+	$(SSLKIT) eval $(DEMO_RUN) fashion-mnist --protocol knn
+	$(SSLKIT) export $(DEMO_RUN) --safetensors
+	@echo "run directory:  $(DEMO_RUN)  (config.json, metrics.jsonl, checkpoints/)"
+	@echo "kNN result:     $(DEMO_RUN)/eval/knn.json"
+	@echo "exported model: $(DEMO_RUN)/export  (model.safetensors, config.json, README.md)"
+
+# pytest exits 5 when it collects no test; that is not a failure of the suite.
+test: setup
+	$(PY) -m pytest -q; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
+
+bench: setup
+	$(PY) benchmarks/augment_throughput.py
+
+lint: setup
+	$(VENV)/bin/ruff check sslkit tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
