@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -47,24 +47,26 @@ def pretrain(
     method: Annotated[str, typer.Argument(help="Method name (see `sslkit list methods`).")],
     dataset: Annotated[str, typer.Argument(help="Dataset name, `imagefolder:PATH` or `hf:PATH|NAME`.")],
     preset: Annotated[str, typer.Option(help="Recipe: paper (the paper's CIFAR recipe) or quick (CPU).")] = "paper",
-    backbone: Annotated[Optional[str], typer.Option(help="Backbone name (default: the preset's).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Training epochs.")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Training steps (overrides --epochs).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Global batch size over all processes.")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Base learning rate for batch 256 (scaled linearly).")] = None,
-    image_size: Annotated[Optional[int], typer.Option(help="Training resolution (default: native).")] = None,
-    aug: Annotated[Optional[list[str]], typer.Option(help="ROLE=POLICY[:k=v,...], e.g. standard=simclr:scale_min=0.3")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value for any config field or method option.")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="JSON/YAML file of config values.")] = None,
-    data_dir: Annotated[Optional[str], typer.Option(help="Where to look for the dataset first.")] = None,
+    backbone: Annotated[str | None, typer.Option(help="Backbone name (default: the preset's).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps (overrides --epochs).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Global batch size over all processes.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Base learning rate for batch 256 (scaled linearly).")] = None,
+    image_size: Annotated[int | None, typer.Option(help="Training resolution (default: native).")] = None,
+    aug: Annotated[list[str] | None, typer.Option(help="ROLE=POLICY[:k=v,...], e.g. standard=simclr:jitter=0.8")
+                   ] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="key=value: a config field or method option.")
+                    ] = None,
+    config: Annotated[Path | None, typer.Option(help="JSON/YAML file of config values.")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="Where to look for the dataset first.")] = None,
     download: Annotated[bool, typer.Option(help="Download the dataset if missing (needs network).")] = False,
     out_dir: Annotated[str, typer.Option("--out", help="Parent folder of run directories.")] = "runs",
-    name: Annotated[Optional[str], typer.Option(help="Run directory name (default method-dataset-time).")] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="Continue this run directory from its last checkpoint.")] = None,
+    name: Annotated[str | None, typer.Option(help="Run directory name (default method-dataset-time).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue this run directory from its last checkpoint.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (identical results on CPU).")] = 0,
     precision: Annotated[str, typer.Option(help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")] = "auto",
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the backbone (slow first step).")] = False,
-    knn_every: Annotated[Optional[int], typer.Option(help="Run the kNN monitor every N epochs (0: off).")] = None,
+    knn_every: Annotated[int | None, typer.Option(help="Run the kNN monitor every N epochs (0: off).")] = None,
 ) -> None:
     """Pre-train a backbone with a self-supervised METHOD on DATASET."""
     with user_errors():
@@ -101,7 +103,7 @@ def evaluate(
     protocol: Annotated[str, typer.Option(help="knn (linear, finetune and cluster come next).")] = "knn",
     k: Annotated[int, typer.Option(help="kNN neighbours.")] = 200,
     temperature: Annotated[float, typer.Option("--t", help="kNN temperature.")] = 0.1,
-    data_dir: Annotated[Optional[str], typer.Option(help="Where to look for the dataset first.")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="Where to look for the dataset first.")] = None,
     batch_size: Annotated[int, typer.Option(help="Feature-extraction batch size.")] = 512,
 ) -> None:
     """Evaluate a pretrained backbone on DATASET with a protocol; writes RUN/eval/<protocol>.json."""
@@ -131,12 +133,12 @@ def export(
     run: Annotated[Path, typer.Argument(help="Run directory to export.")],
     safetensors: Annotated[bool, typer.Option(help="Write model.safetensors (the only format for now).")] = True,
     onnx: Annotated[bool, typer.Option(help="Also export ONNX (not yet available).")] = False,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Export folder (default RUN/export).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Export folder (default RUN/export).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing export folder.")] = False,
 ) -> None:
     """Export the backbone: torchvision-keyed safetensors, timm-style config.json, model card."""
     with user_errors():
-        from sslkit.export import export_run
+        from sslkit.runs import export_run
 
         if onnx:
             raise SSLKitError("--onnx is not yet available; export with --safetensors")
@@ -147,7 +149,7 @@ def export(
 
 
 @app.command("list")
-def list_(group: Annotated[Optional[str], typer.Argument(help="methods, augmentations, datasets or backbones.")] = None
+def list_(group: Annotated[str | None, typer.Argument(help="methods, augmentations, datasets or backbones.")] = None
           ) -> None:
     """List registered methods, augmentation policies, datasets and backbones."""
     with user_errors():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,3 +52,31 @@ class Run:
                               f"({str(error).splitlines()[0]})") from error
         method.eval()
         return method, int(state["step"])
+
+
+def eval_results(run: Path) -> dict[str, Any]:
+    """Results recorded in ``run/eval/*.json`` and the last kNN monitor value of ``metrics.jsonl``."""
+    results: dict[str, Any] = {}
+    for path in sorted((Path(run) / "eval").glob("*.json")):
+        record = json.loads(path.read_text())
+        results[path.stem] = {k: v for k, v in record.items() if k in ("dataset", "split", "top1", "k", "temperature")}
+    metrics = Path(run) / "metrics.jsonl"
+    if metrics.is_file():
+        knn = [json.loads(line) for line in metrics.read_text().splitlines() if '"knn_top1"' in line]
+        if knn:
+            results["knn_monitor"] = {"top1": knn[-1]["knn_top1"], "epoch": knn[-1]["epoch"]}
+    return results
+
+
+def export_run(run_dir: str | Path, out_dir: str | Path | None = None, overwrite: bool = False) -> Path:
+    """Export the backbone of a run's newest checkpoint to ``out_dir`` (default ``RUN/export``)."""
+    from sslkit.export import write_export
+
+    run = Run.open(run_dir)
+    method, step = run.load_method()
+    derived = run.derived
+    meta = {"method": run.config.method, "dataset": run.config.dataset,
+            "epochs": round(step / derived["steps_per_epoch"], 3), "recipe": run.config.to_dict(),
+            "mean": derived["mean"], "std": derived["std"]}
+    out = Path(out_dir) if out_dir is not None else run.path / "export"
+    return write_export(method.backbone, out, meta=meta, eval_results=eval_results(run.path), overwrite=overwrite)

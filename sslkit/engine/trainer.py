@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list
 
+from sslkit.augment import tune_allocator
 from sslkit.config import PretrainConfig
 from sslkit.data.loader import BatchLoader
 from sslkit.engine import checkpoint, rundir
@@ -29,6 +30,9 @@ from sslkit.engine.progress import TrainingProgress
 from sslkit.engine.schedule import warmup_cosine
 from sslkit.errors import SSLKitError
 from sslkit.evaluate.knn import extract_features, knn_accuracy
+
+
+COLLAPSE_STD = 0.1  # embedding std (1 = spread uniformly on the sphere, 0 = one point) that triggers a warning
 
 
 def make_accelerator(precision: str) -> Accelerator:
@@ -67,6 +71,7 @@ def _start_run(cfg: PretrainConfig, resume: Path | None, comps: Components, acce
 
 def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = False) -> dict[str, Any]:
     """Pre-train ``cfg.method`` on ``cfg.dataset``; returns a summary including the run directory."""
+    tune_allocator()  # keep augmentation buffers mapped: ~2x faster batched ops on CPU
     accelerator = make_accelerator(cfg.precision)
     main = accelerator.is_main_process
     torch.manual_seed(cfg.seed)
@@ -98,6 +103,7 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
     loss_sum = torch.zeros((), device=accelerator.device)
     finite = torch.ones((), dtype=torch.bool, device=accelerator.device)
     knn = None
+    warned_collapse = False
     progress = TrainingProgress(total, enabled=main and not quiet, start=step)
     progress.describe(cfg, derived, run, resumed_at=step if state is not None else None)
 
@@ -130,7 +136,7 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
                 loss = out.loss.detach()
                 loss_sum += loss
                 finite &= torch.isfinite(loss)
-                if step % cfg.log_every == 0 or step == total:
+                if step % cfg.log_every == 0 or step % per_epoch == 0 or step == total:
                     elapsed = time.perf_counter() - window_start
                     record = {"step": step, "epoch": step / per_epoch, "loss": loss_sum.item() / window_steps,
                               "lr": lr, "images_per_s": window_steps * derived["global_batch_size"] / elapsed}
@@ -138,6 +144,11 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
                     if out.embeddings is not None:
                         z = F.normalize(out.embeddings.float(), dim=1)
                         record["embedding_std"] = z.std(dim=0).mean().item() * math.sqrt(z.shape[1])
+                        if record["embedding_std"] < COLLAPSE_STD and not warned_collapse:
+                            warned_collapse = True
+                            progress.print(f"[yellow]warning:[/] embeddings are collapsing at step {step}: the std of "
+                                           f"normalised embeddings is {record['embedding_std']:.3f} of a uniform "
+                                           f"spread (< {COLLAPSE_STD}); check the lr and the augmentations")
                     if not math.isfinite(record["loss"]):
                         save_checkpoint()  # raises with the step and where the last good checkpoint is
                     metrics.write(**record)

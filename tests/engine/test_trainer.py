@@ -55,7 +55,7 @@ def test_resume_continues_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     real_save = checkpoint.save
 
     def save_then_die(run, step, state, keep=2):
-        path = real_save(run, step, state, keep)
+        real_save(run, step, state, keep)
         raise KeyboardInterrupt  # as if killed right after the first checkpoint (step 7, mid-epoch)
 
     monkeypatch.setattr(checkpoint, "save", save_then_die)

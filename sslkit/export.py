@@ -1,0 +1,250 @@
+"""Export a backbone as ``model.safetensors`` + timm-layout ``config.json`` + ``README.md``; load it back.
+
+Weights keep torchvision's key names (no wrapper prefixes, no heads); ``config.json`` follows timm's
+layout with sslkit's own keys in one top-level ``"sslkit"`` block, from which :func:`load_backbone`
+rebuilds the module.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from sslkit import __version__
+from sslkit.errors import SSLKitError
+
+WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "README.md"
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+_IMAGENET_MEAN, _IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+_TORCHVISION = ("resnet18", "resnet34", "resnet50")
+
+
+def _unwrap(module: nn.Module) -> nn.Module:
+    """Strip DDP/Accelerate (``.module``) and ``torch.compile`` (``._orig_mod``) wrappers."""
+    while True:
+        inner = getattr(module, "_orig_mod", None)
+        inner = inner if isinstance(inner, nn.Module) else getattr(module, "module", None)
+        if not isinstance(inner, nn.Module):
+            return module
+        module = inner
+
+
+def _clean_state_dict(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Strip wrapper prefixes; make every tensor contiguous, on CPU, with its own storage."""
+    clean = {}
+    for key, value in state.items():
+        while key.startswith(_WRAPPER_PREFIXES):
+            key = key.split(".", 1)[1]
+        clean[key] = value.detach().to("cpu").contiguous().clone()
+    return clean
+
+
+def _backbone_factory(name: str) -> Any:
+    """Find a backbone factory through the registry (built-ins and plugins)."""
+    try:
+        from sslkit._registry import load
+    except ImportError:  # registry not available: built-in backbones only
+        import sslkit.models
+
+        return getattr(sslkit.models, name)
+    return load("backbones", name)
+
+
+def _build_backbone(config: dict[str, Any]) -> nn.Module:
+    kwargs = dict(config)
+    return _backbone_factory(kwargs.pop("backbone"))(**kwargs)
+
+
+def _assert_rebuildable(config: dict[str, Any], state: dict[str, Tensor]) -> None:
+    """Assert that the recorded config rebuilds a module with exactly these keys and shapes."""
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in _build_backbone(config).state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != got:
+        missing, unexpected = sorted(expected.keys() - got.keys()), sorted(got.keys() - expected.keys())
+        wrong = sorted(k for k in expected.keys() & got.keys() if expected[k] != got[k])
+        raise ValueError(
+            f"config {config} does not rebuild the backbone: missing {missing}, "
+            f"unexpected {unexpected}, wrong shapes {wrong}"
+        )
+
+
+def timm_loadable(config: dict[str, Any]) -> bool:
+    """Whether timm's model of the same name loads the export unchanged (3 ch, width 64, ImageNet stem)."""
+    keys = ("backbone", "width", "in_channels", "stem", "stem_padding")
+    return tuple(config.get(k) for k in keys) in {(name, 64, 3, "imagenet", 3) for name in _TORCHVISION}
+
+
+def _timm_config(cfg: dict[str, Any], num_features: int, meta: dict[str, Any]) -> dict[str, Any]:
+    channels, size, rgb = cfg["in_channels"], cfg["image_size"], cfg["in_channels"] == 3
+    pretrained_cfg = {
+        "tag": f"sslkit-{meta.get('method', 'unknown')}",
+        "input_size": [channels, size, size],
+        "interpolation": meta.get("interpolation", "bilinear"),
+        "crop_pct": meta.get("crop_pct", 0.875 if size > 64 else 1.0),
+        "crop_mode": "center",
+        "mean": list(meta.get("mean", _IMAGENET_MEAN if rgb else [0.5] * channels)),
+        "std": list(meta.get("std", _IMAGENET_STD if rgb else [0.5] * channels)),
+        "num_classes": 0,
+        "first_conv": "conv1" if cfg["backbone"] in _TORCHVISION else "stages.0.0.0",
+        "classifier": "fc" if cfg["backbone"] in _TORCHVISION else "",
+    }
+    loadable = timm_loadable(cfg)
+    return {
+        "architecture": cfg["backbone"] if loadable else f"sslkit-{cfg['backbone']}",
+        "num_classes": 0,
+        "num_features": num_features,
+        "pretrained_cfg": pretrained_cfg,
+        "sslkit": {"backbone": cfg, **{k: meta.get(k) for k in ("method", "dataset", "epochs")},
+                   "recipe": meta.get("recipe", {}), "version": __version__, "timm_loadable": loadable},
+    }  # fmt: skip
+
+
+def _torchvision_snippet(cfg: dict[str, Any]) -> str:
+    stem = ""
+    if not timm_loadable(cfg):
+        kernel, stride = (3, 1) if cfg["stem"] == "cifar" else (7, 2)
+        stem = (
+            f"model.conv1 = torch.nn.Conv2d({cfg['in_channels']}, 64, kernel_size={kernel}, stride={stride}, "
+            f"padding={cfg['stem_padding']}, bias=False)\n"
+        )
+        stem += "model.maxpool = torch.nn.Identity()\n" if cfg["stem"] == "cifar" else ""
+    return (
+        "import torch\nimport torchvision\nfrom safetensors.torch import load_file\n\n"
+        f"model = torchvision.models.{cfg['backbone']}()\n{stem}model.fc = torch.nn.Identity()\n"
+        'model.load_state_dict(load_file("model.safetensors"), strict=True)\n'
+        "model.eval()  # maps (B, C, H, W) to pooled features\n"
+    )
+
+
+_CARD = """# {name} pretrained with sslkit {method} on {dataset}
+
+A self-supervised backbone (no classifier head) trained with sslkit {version} for {epochs} epochs.
+Input `{c}x{s}x{s}`, normalised with mean {mean} and std {std}; output: {nf} pooled features.
+
+## Load with sslkit
+
+```python
+from sslkit.export import load_backbone
+
+model = load_backbone(".")  # this folder
+```
+
+{other}
+## Training recipe
+
+```json
+{recipe}
+```
+"""
+
+
+def _model_card(config: dict[str, Any], eval_results: dict[str, Any] | None) -> str:
+    block, cfg, pre = config["sslkit"], config["sslkit"]["backbone"], config["pretrained_cfg"]
+    name = cfg["backbone"]
+    if name in _TORCHVISION and cfg.get("width") == 64:
+        timm = (
+            '`timm.create_model("local-dir:<this folder>", pretrained=True, num_classes=0)` loads it.'
+            if timm_loadable(cfg)
+            else f"timm cannot load this folder directly: its `{name}` has a 3-channel ImageNet stem "
+            f'(7x7 stride-2 conv1 + max-pool). Create `timm.create_model("{name}", num_classes=0)`, '
+            "replace `conv1`/`maxpool` as in the torchvision snippet, then `load_state_dict` the same file."
+        )
+        other = (
+            f"## Load with torchvision\n\nRun from this folder:\n\n```python\n{_torchvision_snippet(cfg)}```"
+        )
+        other += f"\n\n## Load with timm\n\n{timm}\n"
+    else:
+        other = f"torchvision and timm have no such architecture ({json.dumps(cfg)}): load it with sslkit.\n"
+    card = _CARD.format(
+        name=name, method=block["method"], dataset=block["dataset"], version=block["version"],
+        epochs=block["epochs"], c=pre["input_size"][0], s=pre["input_size"][1], mean=pre["mean"],
+        std=pre["std"], nf=config["num_features"], other=other,
+        recipe=json.dumps(block["recipe"], indent=2, default=str),
+    )  # fmt: skip
+    if eval_results:
+        rows = "".join(f"| {k} | {v} |\n" for k, v in _flatten(eval_results).items())
+        card += f"\n## Evaluation\n\n| metric | value |\n|---|---|\n{rows}"
+    return card
+
+
+def _flatten(results: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in results.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = f"{value:.4g}" if isinstance(value, float) else value
+    return flat
+
+
+def write_export(
+    backbone: nn.Module,
+    out_dir: Path,
+    *,
+    meta: dict[str, Any],
+    eval_results: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``model.safetensors``, ``config.json`` and ``README.md`` for a backbone.
+
+    Args:
+        backbone: A backbone built by an ``sslkit.backbones`` factory (it carries ``sslkit_config``
+            and ``num_features``), possibly wrapped by DDP/Accelerate or ``torch.compile``.
+        out_dir: The export folder; created if needed.
+        meta: ``method``, ``dataset``, ``epochs`` and ``recipe`` (the training config), and the
+            dataset's ``mean``/``std`` (ImageNet's, or 0.5 for grayscale, when absent); optional
+            ``interpolation`` and ``crop_pct``.
+        eval_results: Evaluation numbers for the model card (nested dicts are flattened).
+        overwrite: Replace the files of an existing, non-empty folder.
+
+    Returns:
+        ``out_dir``.
+
+    Raises:
+        SSLKitError: ``out_dir`` exists with files and ``overwrite`` is false.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise SSLKitError(f"{out_dir} exists; pass --force or choose --out")
+    model = _unwrap(backbone)
+    cfg = getattr(model, "sslkit_config", None)
+    if cfg is None:
+        raise SSLKitError("this backbone has no `sslkit_config`; build it with an sslkit backbone factory")
+    state = _clean_state_dict(backbone.state_dict())
+    _assert_rebuildable(cfg, state)
+    config = _timm_config(json.loads(json.dumps(cfg)), int(model.num_features), meta)
+    metadata = {key: str(config["sslkit"][key]) for key in ("method", "dataset", "epochs")}
+    metadata.update(format="pt", sslkit_version=__version__, backbone=json.dumps(cfg))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(out_dir / WEIGHTS), metadata=metadata)
+    (out_dir / CONFIG).write_text(json.dumps(config, indent=2, default=str) + "\n")
+    (out_dir / CARD).write_text(_model_card(config, eval_results))
+    return out_dir
+
+
+def load_backbone(path: str | Path) -> nn.Module:
+    """Rebuild an exported backbone and load its weights strictly (safetensors, never pickle).
+
+    Args:
+        path: An export folder, or a run folder that contains ``export/``.
+
+    Returns:
+        The backbone, in eval mode.
+    """
+    path = Path(path)
+    if not (path / CONFIG).is_file() and (path / "export" / CONFIG).is_file():
+        path = path / "export"
+    if not (path / CONFIG).is_file() or not (path / WEIGHTS).is_file():
+        raise SSLKitError(f"no export at {path}: expected {CONFIG} and {WEIGHTS}; run `sslkit export RUN`")
+    block = json.loads((path / CONFIG).read_text()).get("sslkit") or {}
+    if "backbone" not in block:
+        raise SSLKitError(f"{path / CONFIG} has no 'sslkit' block: not an sslkit export")
+    model = _build_backbone(block["backbone"])
+    model.load_state_dict(load_file(str(path / WEIGHTS)), strict=True)
+    return model.eval()
