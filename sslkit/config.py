@@ -186,10 +186,12 @@ def resolve(
         raise SSLKitError(f"method {method!r} has no preset {preset!r}; presets: {', '.join(presets)}")
     values: dict[str, Any] = {}
     method_options: dict[str, Any] = {}
+    aug: dict[str, str] = {}
     layers = [dict(presets.get(preset, {})), file_values, {k: v for k, v in (flags or {}).items() if v is not None}]
     for layer in layers:
         method_options.update(layer.pop("method", {}) or {})
         method_options.update(layer.pop("method_options", {}) or {})
+        aug.update(layer.pop("aug", {}) or {})  # per role: --aug heavy=... keeps the preset's other roles
         values.update(layer)
     for key, value in (sets or {}).items():
         (values if key in FIELDS else method_options)[key] = value
@@ -201,6 +203,7 @@ def resolve(
     if bad:
         valid = [p for p in accepted if p not in ("self", "backbone")]
         raise SSLKitError(f"method {method!r} has no option {', '.join(bad)}; its options: {', '.join(valid)}")
+    values["aug"] = {**aug, **values.get("aug", {})}
     values = {key: _coerce(key, value) for key, value in values.items()}
     values.update(method=method, dataset=dataset, preset=preset, method_options=method_options)
     try:

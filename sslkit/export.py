@@ -238,7 +238,7 @@ def load_backbone(path: str | Path) -> nn.Module:
         The backbone, in eval mode.
     """
     path = Path(path)
-    if not (path / CONFIG).is_file() and (path / "export" / CONFIG).is_file():
+    if not (path / WEIGHTS).is_file() and (path / "export" / WEIGHTS).is_file():  # a run directory
         path = path / "export"
     if not (path / CONFIG).is_file() or not (path / WEIGHTS).is_file():
         raise SSLKitError(f"no export at {path}: expected {CONFIG} and {WEIGHTS}; run `sslkit export RUN`")
