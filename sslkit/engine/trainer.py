@@ -31,7 +31,6 @@ from sslkit.engine.schedule import warmup_cosine
 from sslkit.errors import SSLKitError
 from sslkit.evaluate.knn import extract_features, knn_accuracy
 
-
 COLLAPSE_STD = 0.1  # embedding std (1 = spread uniformly on the sphere, 0 = one point) that triggers a warning
 
 

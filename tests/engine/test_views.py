@@ -28,7 +28,7 @@ def test_derived_view_is_computed_from_its_source_pixels() -> None:
              ViewSpec("standard", 2, "simclr"))
     maker = ViewMaker(specs, 16, 3, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
     views = maker(torch.randint(0, 256, (3, 3, 16, 16), dtype=torch.uint8), torch.Generator().manual_seed(0))
-    for source, derived in zip(views["standard"], views["copy"]):
+    for source, derived in zip(views["standard"], views["copy"], strict=False):
         assert torch.allclose(source, derived, atol=1e-5)
 
 
@@ -37,7 +37,7 @@ def test_same_generator_seed_same_views() -> None:
     images = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8)
     a = maker(images, torch.Generator().manual_seed(3))
     b = maker(images, torch.Generator().manual_seed(3))
-    assert all(torch.equal(x, y) for x, y in zip(a["standard"], b["standard"]))
+    assert all(torch.equal(x, y) for x, y in zip(a["standard"], b["standard"], strict=False))
 
 
 def test_aug_override_of_unknown_role_is_a_user_error() -> None:

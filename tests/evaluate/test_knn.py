@@ -14,7 +14,7 @@ def reference_predict(bank, bank_labels, queries, num_classes, k, t):
         sims = bank @ q
         top = sims.topk(k)
         scores = torch.zeros(num_classes)
-        for s, i in zip(top.values, top.indices):
+        for s, i in zip(top.values, top.indices, strict=False):
             scores[bank_labels[i]] += torch.exp(s / t)
         predictions.append(scores.argmax())
     return torch.stack(predictions)

@@ -9,7 +9,7 @@ from sslkit.losses import negative_cosine
 
 def reference(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     values = []
-    for pi, zi in zip(p, z):
+    for pi, zi in zip(p, z, strict=False):
         values.append(-(pi @ zi) / (pi.norm() * zi.norm()))
     return torch.stack(values).mean()
 
