@@ -88,3 +88,44 @@ class Method(nn.Module):
             if param.requires_grad:
                 (no_decay if param.ndim <= 1 else decay).append(param)
         return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+@dataclass
+class Embedding:
+    """One view's outputs in a pairwise method.
+
+    Attributes:
+        online: What the loss trains (a prediction for SimSiam/BYOL, the projection for SimCLR).
+        target: What other views are pulled towards. Already detached where the method stops the
+            gradient (SimSiam's own projection, BYOL's EMA projection); with gradient for SimCLR and
+            Barlow Twins, where both sides of a pair are trained.
+    """
+
+    online: torch.Tensor
+    target: torch.Tensor
+
+
+class PairwiseMethod(Method):
+    """A method whose loss is a sum over ordered (online view, target view) pairs.
+
+    Subclasses implement :meth:`embed` (one forward pass of one view batch) and :meth:`pair_loss`.
+    The default ``forward`` symmetrises over the two ``standard`` views, as SimSiam, BYOL, SimCLR
+    and Barlow Twins do; compositions (DSSL's directional heavy -> standard term, RSA) reuse
+    ``embed`` and ``pair_loss`` with other pairs, so a base method is written once.
+    """
+
+    views = (ViewSpec("standard", count=2, policy="simclr"),)
+
+    def embed(self, x: torch.Tensor) -> Embedding:
+        """Online output and target of one batch of views (each view is its own BN batch)."""
+        raise NotImplementedError
+
+    def pair_loss(self, online: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Loss of one ordered pair: ``online`` (of view a) towards ``target`` (of view b)."""
+        raise NotImplementedError
+
+    def forward(self, views: dict[str, list[torch.Tensor]], progress: float) -> StepOutput:
+        x1, x2 = views["standard"]
+        e1, e2 = self.embed(x1), self.embed(x2)
+        loss = 0.5 * (self.pair_loss(e1.online, e2.target) + self.pair_loss(e2.online, e1.target))
+        return StepOutput(loss=loss, embeddings=e1.target.detach())

@@ -14,11 +14,11 @@ import torch
 from torch import nn
 
 from sslkit.losses import negative_cosine
-from sslkit.methods.base import Method, StepOutput, ViewSpec
+from sslkit.methods.base import Embedding, PairwiseMethod, ViewSpec
 from sslkit.models.heads import mlp
 
 
-class SimSiam(Method):
+class SimSiam(PairwiseMethod):
     """SimSiam: predictor + stop-gradient, no negatives, no momentum encoder (Chen & He 2021)."""
 
     views = (ViewSpec("standard", count=2, policy="simclr"),)
@@ -58,13 +58,12 @@ class SimSiam(Method):
         # Linear(no bias)-BN-ReLU bottleneck, then a plain Linear back to proj_dim.
         self.predictor = mlp(proj_dim, pred_hidden_dim, proj_dim, num_layers=2)
 
-    def forward(self, views: dict[str, list[torch.Tensor]], progress: float) -> StepOutput:
-        x1, x2 = views["standard"]
-        z1 = self.projector(self.backbone(x1))  # BxD; each view is its own BN batch, as the paper
-        z2 = self.projector(self.backbone(x2))
-        p1, p2 = self.predictor(z1), self.predictor(z2)
-        loss = 0.5 * negative_cosine(p1, z2) + 0.5 * negative_cosine(p2, z1)
-        return StepOutput(loss=loss, embeddings=z1.detach())
+    def embed(self, x: torch.Tensor) -> Embedding:
+        z = self.projector(self.backbone(x))  # BxD
+        return Embedding(online=self.predictor(z), target=z.detach())  # stop-gradient on the target
+
+    def pair_loss(self, online: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return negative_cosine(online, target)  # D(p, z); L = 1/2 D(p1, z2) + 1/2 D(p2, z1)
 
     def param_groups(self) -> list[dict[str, Any]]:
         groups = []
