@@ -58,6 +58,12 @@ def _build(policy: str, build: Any) -> list[Op]:
         raise SSLKitError(f"augmentation policy {policy!r}: {err}") from None
 
 
+def _crop_and_flip(size: int, o: dict[str, Any]) -> list[Op]:
+    """The geometric start every policy shares: random resized crop, then horizontal flip."""
+    return [RandomResizedCrop(size, (o["scale_min"], o["scale_max"]), (o["ratio_min"], o["ratio_max"])),
+            HorizontalFlip(o["flip_p"])]
+
+
 def simclr(size: int, channels: int, **kwargs: Any) -> Policy:
     """The SimCLR / SimSiam standard view: crop, flip, colour jitter, grayscale (+ optional blur, solarize).
 
@@ -89,9 +95,7 @@ def simclr(size: int, channels: int, **kwargs: Any) -> Policy:
     jitter = float(o["jitter"])
 
     def build() -> list[Op]:
-        ops: list[Op] = [
-            RandomResizedCrop(size, (o["scale_min"], o["scale_max"]), (o["ratio_min"], o["ratio_max"])),
-            HorizontalFlip(o["flip_p"]),
+        ops: list[Op] = _crop_and_flip(size, o) + [
             ColorJitter(
                 brightness=jitter if o["brightness"] is None else o["brightness"],
                 contrast=jitter if o["contrast"] is None else o["contrast"],
@@ -132,7 +136,6 @@ def weak(size: int, channels: int, **kwargs: Any) -> Policy:
     o = _resolve("weak", WEAK_DEFAULTS, kwargs)
 
     def build() -> list[Op]:
-        return [RandomResizedCrop(size, (o["scale_min"], o["scale_max"]), (o["ratio_min"], o["ratio_max"])),
-                HorizontalFlip(o["flip_p"])]
+        return _crop_and_flip(size, o)
 
     return Policy("weak", _build("weak", build), size)
