@@ -130,9 +130,9 @@ Input `{c}x{s}x{s}`, normalised with mean {mean} and std {std}; output: {nf} poo
 ## Load with sslkit
 
 ```python
-from sslkit.export import load_backbone
+import sslkit
 
-model = load_backbone(".")  # this folder
+model = sslkit.load_backbone("path/to/this/folder")  # safetensors only; returns an eval-mode module
 ```
 
 {other}
