@@ -1,5 +1,8 @@
 """Losses as plain functions of tensors, one per file, each tested against its formula."""
 
+from sslkit.losses.barlow_twins import barlow_twins
 from sslkit.losses.negative_cosine import negative_cosine
+from sslkit.losses.nt_xent import nt_xent
 
 __all__ = ["negative_cosine"]
+__all__ += ["barlow_twins", "nt_xent"]
