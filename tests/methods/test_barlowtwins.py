@@ -13,18 +13,13 @@ from sslkit.losses import barlow_twins
 from sslkit.methods.barlowtwins import BarlowTwins
 from sslkit.methods.base import StepOutput
 from sslkit.models.smallcnn import smallcnn
+from tests.methods._views import two_views as views
 
 
 def make(**kwargs) -> BarlowTwins:
     torch.manual_seed(0)
     options = {"proj_hidden_dim": 16, "proj_dim": 12, **kwargs}
     return BarlowTwins(smallcnn(1, 16, width=4), **options)
-
-
-def views(batch: int = 8) -> dict[str, list[torch.Tensor]]:
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(batch, 1, 16, 16, generator=g)
-    return {"standard": [x + 0.1 * torch.randn(x.shape, generator=g), x.flip(-1)]}
 
 
 def test_projector_follows_the_paper() -> None:

@@ -12,18 +12,13 @@ from sslkit.losses import nt_xent
 from sslkit.methods.base import StepOutput
 from sslkit.methods.simclr import SimCLR
 from sslkit.models.smallcnn import smallcnn
+from tests.methods._views import two_views as views
 
 
 def make(**kwargs) -> SimCLR:
     torch.manual_seed(0)
     options = {"proj_hidden_dim": 16, "proj_dim": 8, **kwargs}
     return SimCLR(smallcnn(1, 16, width=4), **options)
-
-
-def views(batch: int = 8) -> dict[str, list[torch.Tensor]]:
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(batch, 1, 16, 16, generator=g)
-    return {"standard": [x + 0.1 * torch.randn(x.shape, generator=g), x.flip(-1)]}
 
 
 def test_projector_follows_the_official_code_and_solo_learn() -> None:
