@@ -13,7 +13,8 @@ from sslkit.losses import barlow_twins
 from sslkit.methods.barlowtwins import BarlowTwins
 from sslkit.methods.base import StepOutput
 from sslkit.models.smallcnn import smallcnn
-from tests.methods._views import two_views as views
+from tests.methods._common import losses_over_steps
+from tests.methods._common import two_views as views
 
 
 def make(**kwargs) -> BarlowTwins:
@@ -60,14 +61,5 @@ def test_presets_resolve(preset: str) -> None:
 
 
 def test_a_few_steps_lower_the_loss() -> None:
-    model = make()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    batch = views(16)
-    losses = []
-    for _ in range(15):
-        loss = model(batch, 0.0).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = losses_over_steps(make(), lr=0.01)
     assert losses[-1] < losses[0]

@@ -12,7 +12,8 @@ from sslkit.losses import nt_xent
 from sslkit.methods.base import StepOutput
 from sslkit.methods.simclr import SimCLR
 from sslkit.models.smallcnn import smallcnn
-from tests.methods._views import two_views as views
+from tests.methods._common import losses_over_steps
+from tests.methods._common import two_views as views
 
 
 def make(**kwargs) -> SimCLR:
@@ -73,14 +74,5 @@ def test_presets_resolve(preset: str) -> None:
 
 
 def test_a_few_steps_lower_the_loss() -> None:
-    model = make(temperature=0.5)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    batch = views(16)
-    losses = []
-    for _ in range(15):
-        loss = model(batch, 0.0).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = losses_over_steps(make(temperature=0.5), lr=0.1)
     assert losses[-1] < losses[0]
