@@ -77,6 +77,10 @@ def pretrain(
 
         if resume is not None:
             cfg = Run.open(resume).config
+            ignored = [backbone, epochs, steps, batch_size, lr, image_size, config, knn_every, aug, set_]
+            if any(value is not None for value in ignored):
+                err.print(f"[yellow]note:[/] --resume continues {resume} with its saved config "
+                          f"({resume}/config.json); the other options given are ignored")
             run_pretrain(cfg, resume=resume)
             return
         aug_map = {}
@@ -111,7 +115,7 @@ def evaluate(
         from sslkit.evaluate.protocols import evaluate as run_eval
 
         result = run_eval(run, dataset, protocol=protocol, k=k, temperature=temperature, data_dir=data_dir,
-                          batch_size=batch_size)
+                          batch_size=batch_size, progress=True)
         out.print(f"{protocol} top-1 on {dataset} ({result['split']} split, {result['queries']} images): "
                   f"[bold]{100 * result['top1']:.2f}%[/]  -> {result['path']}")
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.console import Console
+from rich.progress import track
 
 from sslkit.data.loader import BatchLoader
 from sslkit.data.open import open_source
@@ -42,7 +44,8 @@ def open_backbone(target: str | Path) -> tuple[Callable[[torch.Tensor], torch.Te
 
 
 def evaluate(target: str | Path, dataset: str, protocol: str = "knn", *, k: int = 200, temperature: float = 0.1,
-             data_dir: str | None = None, batch_size: int = 512, split: str = "test") -> dict[str, Any]:
+             data_dir: str | None = None, batch_size: int = 512, split: str = "test",
+             progress: bool = False) -> dict[str, Any]:
     """Evaluate the backbone of ``target`` on ``dataset``; writes ``target/eval/<protocol>.json``."""
     if protocol not in PROTOCOLS:
         raise SSLKitError(f"unknown protocol {protocol!r}; available now: {', '.join(PROTOCOLS)}")
@@ -60,14 +63,15 @@ def evaluate(target: str | Path, dataset: str, protocol: str = "knn", *, k: int 
     def transform(images: torch.Tensor) -> torch.Tensor:
         return (images.float().div_(255) - mean) / std
 
-    def batches(source):
-        return BatchLoader(source, batch_size, image_size=spec["image_size"], shuffle=False,
-                           drop_last=False).epoch(0)
+    def batches(source, what: str):
+        loader = BatchLoader(source, batch_size, image_size=spec["image_size"], shuffle=False, drop_last=False)
+        return track(loader.epoch(0), total=len(loader), description=f"features of {what}", disable=not progress,
+                     console=Console(stderr=True), transient=True)
 
     start = time.perf_counter()
     with torch.no_grad():
-        bank, bank_labels = extract_features(features, batches(bank_source), transform)
-        queries, labels = extract_features(features, batches(query_source), transform)
+        bank, bank_labels = extract_features(features, batches(bank_source, "the train split"), transform)
+        queries, labels = extract_features(features, batches(query_source, f"the {split} split"), transform)
     top1 = knn_accuracy(bank, bank_labels, queries, labels, bank_source.info.num_classes, k, temperature)
     result = {"protocol": protocol, "dataset": dataset, "split": split, "top1": top1, "k": k,
               "temperature": temperature, "bank": len(bank), "queries": len(queries), "backbone": spec["source"],
