@@ -82,3 +82,20 @@ def test_existing_run_directory_is_refused(tmp_path: Path) -> None:
     pretrain(digits_config(tmp_path, steps=2), quiet=True)
     with pytest.raises(SSLKitError, match="already exists; use --resume"):
         pretrain(digits_config(tmp_path, steps=2), quiet=True)
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    from sslkit.methods.simsiam import SimSiam
+
+    real = SimSiam.forward
+
+    def forward(self, views, progress):
+        out = real(self, views, progress)
+        if progress >= 8 / 46:  # from step 9 on (46 steps in the run), the loss is NaN
+            out.loss = out.loss * float("nan")
+        return out
+
+    monkeypatch.setattr(SimSiam, "forward", forward)
+    with pytest.raises(SSLKitError, match="NaN or Inf"):
+        pretrain(digits_config(tmp_path, checkpoint_every=7, log_every=5), quiet=True)
+    assert checkpoint.load_latest(tmp_path / "run")["step"] == 7  # the good one, written before the NaN
