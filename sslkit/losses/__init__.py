@@ -2,7 +2,7 @@
 
 from sslkit.losses.barlow_twins import barlow_twins
 from sslkit.losses.negative_cosine import negative_cosine
+from sslkit.losses.normalized_mse import normalized_mse
 from sslkit.losses.nt_xent import nt_xent
 
-__all__ = ["negative_cosine"]
-__all__ += ["barlow_twins", "nt_xent"]
+__all__ = ["barlow_twins", "negative_cosine", "normalized_mse", "nt_xent"]

@@ -1,0 +1,78 @@
+"""BYOL: Bootstrap Your Own Latent (Grill et al., NeurIPS 2020).
+
+The online network ``q(g(f(.)))`` predicts the target network's projection ``g'(f'(.))`` of the
+other view; the target is an EMA of the online backbone and projector whose momentum follows a
+cosine schedule from ``tau_base`` to 1. ``L = l(q1, sg z'2) + l(q2, sg z'1)`` with ``l = 2 - 2cos``,
+summed over both directions (METHODS.md §3.3). The paper's two asymmetric view policies (blur 1.0 /
+0.1, solarize 0 / 0.2) arrive with the ``byol-1`` / ``byol-2`` policies; until then both views use
+the ``simclr`` policy.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from sslkit.losses import normalized_mse
+from sslkit.methods.base import Embedding, PairwiseMethod, StepOutput, ViewSpec
+from sslkit.models.ema import EMA, cosine_tau
+from sslkit.models.heads import mlp
+
+
+class BYOL(PairwiseMethod):
+    """BYOL: online predictor regresses an EMA target's projection, no negatives (Grill et al. 2020)."""
+
+    views = (ViewSpec("standard", count=2, policy="simclr"),)
+    presets = {
+        # CIFAR recipe of solo-learn (METHODS.md §3.3): ResNet-18, projector 4096 -> 256, predictor
+        # hidden 4096, tau 0.99 -> 1 (cosine), LARS lr 1.0, wd 1e-5, B=256, 1000 epochs (92.58% online
+        # linear). NOT the paper's optimiser: sslkit has no LARS yet, so this is SGD; expect re-tuning.
+        "paper": {
+            "backbone": "resnet18", "epochs": 1000, "batch_size": 256, "lr": 1.0,
+            "weight_decay": 1e-5, "optimizer": "sgd", "momentum": 0.9, "warmup_epochs": 10,
+            "aug": {"standard": "simclr:scale_min=0.08,saturation=0.2"},
+            "method": {"proj_hidden_dim": 4096, "proj_dim": 256, "pred_hidden_dim": 4096, "tau_base": 0.99},
+        },
+        # A CPU recipe in the shape of SimSiam's quick preset (not tuned for BYOL).
+        "quick": {
+            "backbone": "smallcnn", "backbone_options": {"width": 32, "first_stride": 2}, "epochs": 20,
+            "batch_size": 128, "lr": 0.5, "weight_decay": 1e-5, "optimizer": "sgd", "momentum": 0.9,
+            "warmup_epochs": 0.5, "knn_every": 5, "aug": {"standard": "simclr:scale_min=0.08,jitter=0.8,blur_p=0.5"},
+            "method": {"proj_hidden_dim": 512, "proj_dim": 128, "pred_hidden_dim": 512, "tau_base": 0.99},
+        },
+    }
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        proj_hidden_dim: int = 4096,  # METHODS.md §3.3: Linear(d, 4096) -> BN -> ReLU -> Linear(4096, 256)
+        proj_dim: int = 256,
+        pred_hidden_dim: int = 4096,  # predictor: the same shape, 256 -> 4096 -> 256
+        tau_base: float = 0.996,  # ImageNet 1000 epochs; CIFAR presets use 0.99
+    ) -> None:
+        super().__init__(backbone)
+        if not 0.0 <= tau_base <= 1.0:
+            raise ValueError(f"tau_base must be in [0, 1], got {tau_base}")
+        self.tau_base = tau_base
+        self.projector = mlp(backbone.num_features, proj_hidden_dim, proj_dim)
+        self.predictor = mlp(proj_dim, pred_hidden_dim, proj_dim)
+        self.target = EMA([self.backbone, self.projector])  # frozen; not in param_groups, not exported
+
+    def embed(self, x: torch.Tensor) -> Embedding:
+        online = self.predictor(self.projector(self.backbone(x)))  # BxD
+        with torch.no_grad():
+            target = self.target(x)  # BxD, the EMA network's projection
+        return Embedding(online=online, target=target)
+
+    def pair_loss(self, online: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return normalized_mse(online, target)
+
+    def forward(self, views: dict[str, list[torch.Tensor]], progress: float) -> StepOutput:
+        x1, x2 = views["standard"]
+        e1, e2 = self.embed(x1), self.embed(x2)
+        loss = self.pair_loss(e1.online, e2.target) + self.pair_loss(e2.online, e1.target)  # summed (§3.3)
+        return StepOutput(loss=loss, logs={"tau": cosine_tau(self.tau_base, progress)}, embeddings=e1.target)
+
+    def after_step(self, progress: float) -> None:
+        """EMA update after the optimizer step, with the momentum of the step just taken."""
+        self.target.update([self.backbone, self.projector], cosine_tau(self.tau_base, progress))
