@@ -12,6 +12,7 @@ from torch import nn
 
 from sslkit.losses import barlow_twins
 from sslkit.methods.base import Embedding, PairwiseMethod, StepOutput, ViewSpec
+from sslkit.methods.quick import quick
 from sslkit.models.heads import mlp
 
 
@@ -35,12 +36,8 @@ class BarlowTwins(PairwiseMethod):
         # 128, strength-1 colour jitter and blur). With plain SGD the loss scale matters: on digits
         # (10 epochs, kNN top-1, seeds 0-2) lambd 0.02 / scale_loss 0.025 gave 0.76 / 0.68 / 0.60
         # against 0.62 / 0.57 / 0.44 for the paper's 0.0051 / 0.1. A small check, not a full search.
-        "quick": {
-            "backbone": "smallcnn", "backbone_options": {"width": 32}, "epochs": 10, "batch_size": 128,
-            "lr": 0.1, "weight_decay": 1e-5, "optimizer": "sgd", "momentum": 0.9, "warmup_epochs": 0.5,
-            "knn_every": 2, "aug": {"standard": "simclr:scale_min=0.08,jitter=0.8,blur_p=0.5"},
-            "method": {"proj_hidden_dim": 512, "proj_dim": 512, "lambd": 0.02, "scale_loss": 0.025},
-        },
+        "quick": quick(lr=0.1, weight_decay=1e-5,
+                       method={"proj_hidden_dim": 512, "proj_dim": 512, "lambd": 0.02, "scale_loss": 0.025}),
     }
 
     def __init__(

@@ -15,6 +15,7 @@ from torch import nn
 
 from sslkit.losses import normalized_mse
 from sslkit.methods.base import Embedding, PairwiseMethod, StepOutput, ViewSpec
+from sslkit.methods.quick import quick
 from sslkit.models.ema import EMA, cosine_tau
 from sslkit.models.heads import mlp
 
@@ -34,12 +35,8 @@ class BYOL(PairwiseMethod):
             "method": {"proj_hidden_dim": 4096, "proj_dim": 256, "pred_hidden_dim": 4096, "tau_base": 0.99},
         },
         # A CPU recipe in the shape of SimSiam's quick preset (not tuned for BYOL).
-        "quick": {
-            "backbone": "smallcnn", "backbone_options": {"width": 32, "first_stride": 2}, "epochs": 20,
-            "batch_size": 128, "lr": 0.5, "weight_decay": 1e-5, "optimizer": "sgd", "momentum": 0.9,
-            "warmup_epochs": 0.5, "knn_every": 5, "aug": {"standard": "simclr:scale_min=0.08,jitter=0.8,blur_p=0.5"},
-            "method": {"proj_hidden_dim": 512, "proj_dim": 128, "pred_hidden_dim": 512, "tau_base": 0.99},
-        },
+        "quick": quick(lr=0.5, weight_decay=1e-5,
+                       method={"proj_hidden_dim": 512, "proj_dim": 128, "pred_hidden_dim": 512, "tau_base": 0.99}),
     }
 
     def __init__(

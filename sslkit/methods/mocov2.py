@@ -15,6 +15,7 @@ from torch import nn
 
 from sslkit.losses import infonce_queue
 from sslkit.methods.base import Embedding, PairwiseMethod, StepOutput, ViewSpec
+from sslkit.methods.quick import quick
 from sslkit.models.ema import EMA
 from sslkit.models.heads import mlp
 from sslkit.models.queue import MemoryQueue
@@ -36,13 +37,9 @@ class MoCoV2(PairwiseMethod):
                        "key_momentum": 0.99, "symmetric": False},
         },
         # A CPU recipe in the shape of SimSiam's quick preset (not tuned for MoCo v2).
-        "quick": {
-            "backbone": "smallcnn", "backbone_options": {"width": 32, "first_stride": 2}, "epochs": 20,
-            "batch_size": 128, "lr": 0.06, "weight_decay": 5e-4, "optimizer": "sgd", "momentum": 0.9,
-            "warmup_epochs": 0.5, "knn_every": 5, "aug": {"standard": "simclr:scale_min=0.08,jitter=0.8,blur_p=0.5"},
-            "method": {"proj_hidden_dim": 512, "proj_dim": 128, "queue_size": 4096, "temperature": 0.1,
-                       "key_momentum": 0.99, "symmetric": True},
-        },
+        "quick": quick(lr=0.06, weight_decay=5e-4,
+                       method={"proj_hidden_dim": 512, "proj_dim": 128, "queue_size": 4096, "temperature": 0.1,
+                               "key_momentum": 0.99, "symmetric": True}),
     }
 
     def __init__(

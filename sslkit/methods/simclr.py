@@ -13,6 +13,7 @@ from torch import nn
 
 from sslkit.losses import nt_xent
 from sslkit.methods.base import Embedding, PairwiseMethod, StepOutput, ViewSpec
+from sslkit.methods.quick import quick
 from sslkit.models.heads import mlp
 
 
@@ -38,13 +39,9 @@ class SimCLR(PairwiseMethod):
         # 128, SGD with a high lr and little weight decay, T=0.2 (solo-learn CIFAR), SimCLR strength-1
         # colour jitter and blur. Checked on digits only (10 epochs, kNN top-1 0.79 / 0.86 / 0.81 for
         # seeds 0-2; lr 0.2 gave 0.84 / 0.85), not a full search.
-        "quick": {
-            "backbone": "smallcnn", "backbone_options": {"width": 32}, "epochs": 10, "batch_size": 128,
-            "lr": 0.5, "weight_decay": 1e-5, "optimizer": "sgd", "momentum": 0.9, "warmup_epochs": 0.5,
-            "knn_every": 2, "aug": {"standard": "simclr:scale_min=0.08,jitter=0.8,blur_p=0.5"},
-            "method": {"temperature": 0.2, "proj_hidden_dim": 512, "proj_dim": 128, "proj_layers": 2,
-                       "proj_bn": True},
-        },
+        "quick": quick(lr=0.5, weight_decay=1e-5,
+                       method={"temperature": 0.2, "proj_hidden_dim": 512, "proj_dim": 128, "proj_layers": 2,
+                               "proj_bn": True}),
     }
 
     def __init__(

@@ -15,6 +15,7 @@ from torch import nn
 
 from sslkit.losses import negative_cosine
 from sslkit.methods.base import Embedding, PairwiseMethod, ViewSpec
+from sslkit.methods.quick import quick
 from sslkit.models.heads import mlp
 
 
@@ -35,12 +36,8 @@ class SimSiam(PairwiseMethod):
         # small CNN that downsamples in its first convolution (2.2x faster and better per epoch),
         # batch 128, a high lr with a fixed-lr predictor and little weight decay (as solo-learn's
         # CIFAR SimSiam), and stronger augmentation (SimCLR strength 1, blur).
-        "quick": {
-            "backbone": "smallcnn", "backbone_options": {"width": 32, "first_stride": 2}, "epochs": 20,
-            "batch_size": 128, "lr": 0.5, "weight_decay": 1e-5, "optimizer": "sgd", "momentum": 0.9,
-            "warmup_epochs": 0.5, "knn_every": 5, "aug": {"standard": "simclr:scale_min=0.08,jitter=0.8,blur_p=0.5"},
-            "method": {"proj_dim": 512, "proj_layers": 2, "pred_hidden_dim": 128, "fix_pred_lr": True},
-        },
+        "quick": quick(lr=0.5, weight_decay=1e-5,
+                       method={"proj_dim": 512, "proj_layers": 2, "pred_hidden_dim": 128, "fix_pred_lr": True}),
     }
 
     def __init__(
