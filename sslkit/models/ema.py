@@ -28,7 +28,8 @@ class EMA(nn.Module):
     Args:
         online: The modules to copy (e.g. ``[backbone, projector]``); the target computes
             ``copies[-1](...copies[0](x))``.
-        buffers: Also average floating-point buffers (EMAN); integer buffers are copied.
+        buffers: Also average floating-point buffers (EMAN); integer buffers are copied, and the
+            copies are kept in eval mode whatever ``train()`` is called with.
     """
 
     def __init__(self, online: Sequence[nn.Module], buffers: bool = False) -> None:
@@ -37,6 +38,14 @@ class EMA(nn.Module):
         self.buffers_too = buffers
         for param in self.copies.parameters():
             param.requires_grad_(False)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> EMA:
+        """Set the mode; an EMAN target stays in eval mode (METHODS.md §0.2)."""
+        super().train(mode)
+        if self.buffers_too:
+            self.copies.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for module in self.copies:

@@ -38,6 +38,16 @@ def test_buffers_follow_only_with_eman() -> None:
     assert eman.copies[0].num_batches_tracked == online.num_batches_tracked  # copied, not averaged
 
 
+def test_eman_target_stays_in_eval_mode() -> None:
+    online = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    plain, eman = EMA([online]), EMA([online], buffers=True)
+    for mode in (True, False, True):
+        plain.train(mode)
+        eman.train(mode)
+        assert plain.copies[0][1].training is mode
+        assert not eman.copies[0][1].training
+
+
 def test_forward_chains_the_copies() -> None:
     a, b = nn.Linear(3, 4), nn.Linear(4, 2)
     x = torch.randn(5, 3)
