@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import torch
 
+from sslkit.augment._random import bernoulli, check_probability
+
 
 class Op:
     """One batched, per-sample random augmentation (subclasses implement sample/apply)."""
@@ -31,6 +33,17 @@ class Op:
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({fields})"
+
+
+class RandomApplyOp(Op):
+    """An op applied to each sample with probability ``p``; ``sample`` draws only ``apply`` ``(B,)``."""
+
+    def __init__(self, p: float) -> None:
+        self.p = check_probability("p", p)
+
+    def sample(self, x: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        """Draw ``apply`` (bool, ``(B,)``)."""
+        return {"apply": bernoulli(x.shape[0], self.p, generator, x.device)}
 
 
 class Policy:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import torch
 
 from sslkit.augment._random import bernoulli, check_probability, uniform
-from sslkit.augment.base import Op
+from sslkit.augment.base import Op, RandomApplyOp
 
 # ITU-R 601-2 luma weights, as torchvision's rgb_to_grayscale.
 _LUMA = (0.2989, 0.587, 0.114)
@@ -181,7 +181,7 @@ class ColorJitter(Op):
         return out
 
 
-class RandomGrayscale(Op):
+class RandomGrayscale(RandomApplyOp):
     """Convert each sample to grayscale (kept as 3 channels) with probability ``p``.
 
     No-op on one-channel images.
@@ -191,11 +191,7 @@ class RandomGrayscale(Op):
     """
 
     def __init__(self, p: float = 0.2) -> None:
-        self.p = check_probability("p", p)
-
-    def sample(self, x: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-        """Draw ``apply`` (bool, ``(B,)``)."""
-        return {"apply": bernoulli(x.shape[0], self.p, generator, x.device)}
+        super().__init__(p)
 
     def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """Replace the selected samples by their luma, repeated over the 3 channels."""
@@ -204,7 +200,7 @@ class RandomGrayscale(Op):
         return torch.lerp(x, rgb_to_gray(x).expand_as(x), _col(params["apply"].to(x.dtype)))
 
 
-class Solarize(Op):
+class Solarize(RandomApplyOp):
     """Invert pixels at or above ``threshold`` with probability ``p`` per sample (torchvision's solarize).
 
     Args:
@@ -213,14 +209,10 @@ class Solarize(Op):
     """
 
     def __init__(self, p: float = 0.2, threshold: float = 0.5) -> None:
-        self.p = check_probability("p", p)
+        super().__init__(p)
         self.threshold = float(threshold)
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {threshold}")
-
-    def sample(self, x: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-        """Draw ``apply`` (bool, ``(B,)``)."""
-        return {"apply": bernoulli(x.shape[0], self.p, generator, x.device)}
 
     def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """Solarize the selected samples."""

@@ -14,8 +14,7 @@ import math
 
 import torch
 
-from sslkit.augment._random import bernoulli, check_probability
-from sslkit.augment.base import Op
+from sslkit.augment.base import Op, RandomApplyOp
 
 _TRIES = 10
 
@@ -139,7 +138,7 @@ class RandomResizedCrop(Op):
                             self.size)
 
 
-class HorizontalFlip(Op):
+class HorizontalFlip(RandomApplyOp):
     """Mirror each sample left-right with probability ``p``.
 
     Args:
@@ -147,11 +146,7 @@ class HorizontalFlip(Op):
     """
 
     def __init__(self, p: float = 0.5) -> None:
-        self.p = check_probability("p", p)
-
-    def sample(self, x: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-        """Draw ``apply`` (bool, ``(B,)``)."""
-        return {"apply": bernoulli(x.shape[0], self.p, generator, x.device)}
+        super().__init__(p)
 
     def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """Flip the samples whose ``apply`` is set."""
