@@ -70,6 +70,7 @@ class ViewMaker:
             self.policy_specs[spec.role] = name + (f":{shown}" if shown else "")
         self.mean = torch.tensor(mean).view(1, -1, 1, 1)
         self.std = torch.tensor(std).view(1, -1, 1, 1)
+        self._stats: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}  # per device, copied once
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None,
                  memory_format: torch.memory_format = torch.contiguous_format) -> dict[str, list[torch.Tensor]]:
@@ -81,14 +82,21 @@ class ViewMaker:
                 raw[spec.role] = [policy(pixels, generator) for _ in range(spec.count)]
             else:
                 raw[spec.role] = [policy(src, generator) for src in raw[spec.derived_from]]
-        mean, std = self.mean.to(pixels.device), self.std.to(pixels.device)
+        mean, std = self._on(pixels.device)
         return {role: [((v - mean) / std).contiguous(memory_format=memory_format) for v in vs]
                 for role, vs in raw.items()}
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """Evaluation transform: uint8 -> float, normalised, no augmentation."""
         pixels = images.float().div_(255)
-        return (pixels - self.mean.to(pixels.device)) / self.std.to(pixels.device)
+        mean, std = self._on(pixels.device)
+        return (pixels - mean) / std
+
+    def _on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and std on ``device`` (no host-to-device copy per batch)."""
+        if device not in self._stats:
+            self._stats[device] = (self.mean.to(device), self.std.to(device))
+        return self._stats[device]
 
     @property
     def views_per_image(self) -> int:

@@ -24,6 +24,7 @@ class MemoryQueue(nn.Module):
         super().__init__()
         self.register_buffer("keys", F.normalize(torch.randn(size, dim), dim=1))  # KxD
         self.register_buffer("pointer", torch.zeros((), dtype=torch.long))
+        self._next: int | None = None  # host copy of ``pointer``: no device sync per enqueue
 
     @property
     def size(self) -> int:
@@ -44,6 +45,11 @@ class MemoryQueue(nn.Module):
         if self.size % n:
             raise ValueError(f"queue size {self.size} is not a multiple of the global batch {n}; "
                              f"choose queue_size as a multiple of the batch size")
-        start = int(self.pointer)
+        start = int(self.pointer) if self._next is None else self._next
         self.keys[start:start + n] = F.normalize(keys.detach().to(self.keys.dtype), dim=1)
-        self.pointer.fill_((start + n) % self.size)
+        self._next = (start + n) % self.size
+        self.pointer.fill_(self._next)
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:  # a loaded pointer replaces the host copy
+        super()._load_from_state_dict(*args, **kwargs)
+        self._next = None
