@@ -43,31 +43,40 @@ def _ordered(specs: tuple[ViewSpec, ...]) -> list[ViewSpec]:
 
 
 class ViewMaker:
-    """Builds ``dict[role, list[Tensor]]`` from uint8 batches with one policy per role."""
+    """Builds ``dict[role, list[Tensor]]`` from uint8 batches with one policy per view.
+
+    ``overrides`` maps ``ROLE`` (every view of the role) or ``ROLE.N`` (its N-th view, from 1) to a
+    policy spec ``NAME[:k=v,...]``; the more specific key wins, then the role's own default.
+    """
 
     def __init__(self, specs: tuple[ViewSpec, ...], size: int, channels: int,
                  mean: tuple[float, ...], std: tuple[float, ...], overrides: dict[str, str] | None = None):
         overrides = dict(overrides or {})
-        roles = {s.role for s in specs}
-        unknown = set(overrides) - roles
+        counts = {s.role: s.count for s in specs}
+        valid = set(counts) | {f"{role}.{i}" for role, n in counts.items() for i in range(1, n + 1)}
+        unknown = set(overrides) - valid
         if unknown:
             raise SSLKitError(f"--aug names unknown view role(s) {', '.join(sorted(unknown))}; "
-                              f"this method's roles: {', '.join(sorted(roles))}")
+                              f"this method's roles: {', '.join(sorted(counts))} (ROLE.N for its N-th view)")
         self.specs = _ordered(specs)
-        self.policies: dict[str, Any] = {}
+        self.policies: dict[str, list[Any]] = {}
         self.policy_specs: dict[str, str] = {}
         for spec in self.specs:
-            if spec.role in overrides:
-                name, options = parse_policy_spec(overrides[spec.role])
-            else:
-                name, options = spec.policy, dict(spec.options)
-            factory = _registry.load("augmentations", name)
-            try:
-                self.policies[spec.role] = factory(size=size, channels=channels, **options)
-            except TypeError as error:
-                raise SSLKitError(f"augmentation {name!r} for role {spec.role!r}: {error}") from error
-            shown = ",".join(f"{k}={v}" for k, v in options.items())
-            self.policy_specs[spec.role] = name + (f":{shown}" if shown else "")
+            built: dict[str, Any] = {}  # identical specs share one (stateless) policy object
+            for i, (name, options) in enumerate(spec.per_view(), start=1):
+                given = overrides.get(f"{spec.role}.{i}", overrides.get(spec.role))
+                if given is not None:
+                    name, options = parse_policy_spec(given)
+                shown = ",".join(f"{k}={v}" for k, v in options.items())
+                text = name + (f":{shown}" if shown else "")
+                if text not in built:
+                    factory = _registry.load("augmentations", name)
+                    try:
+                        built[text] = factory(size=size, channels=channels, **options)
+                    except TypeError as error:
+                        raise SSLKitError(f"augmentation {name!r} for role {spec.role!r}: {error}") from error
+                self.policies.setdefault(spec.role, []).append(built[text])
+            self.policy_specs[spec.role] = " | ".join(built)
         self.mean = torch.tensor(mean).view(1, -1, 1, 1)
         self.std = torch.tensor(std).view(1, -1, 1, 1)
         self._stats: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}  # per device, copied once
@@ -77,11 +86,12 @@ class ViewMaker:
         pixels = images.float().div_(255) if images.dtype == torch.uint8 else images
         raw: dict[str, list[torch.Tensor]] = {}
         for spec in self.specs:
-            policy = self.policies[spec.role]
+            policies = self.policies[spec.role]
             if spec.derived_from is None:
-                raw[spec.role] = [policy(pixels, generator) for _ in range(spec.count)]
+                raw[spec.role] = [policy(pixels, generator) for policy in policies]
             else:
-                raw[spec.role] = [policy(src, generator) for src in raw[spec.derived_from]]
+                raw[spec.role] = [policy(src, generator) for policy, src in zip(policies, raw[spec.derived_from],
+                                                                                 strict=True)]
         mean, std = self._on(pixels.device)
         return {role: [((v - mean) / std).contiguous(memory_format=memory_format) for v in vs]
                 for role, vs in raw.items()}

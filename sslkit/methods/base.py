@@ -24,17 +24,26 @@ class ViewSpec:
     Attributes:
         role: The key in the ``views`` dict the method receives (e.g. ``"standard"``).
         count: How many views of this role per image.
-        policy: Registry name of the default augmentation policy (``sslkit.augmentations``).
-        options: Default keyword arguments of that policy.
+        policy: Registry name of the default augmentation policy (``sslkit.augmentations``), or
+            one name per view for asymmetric views (BYOL: ``("byol-1", "byol-2")``).
+        options: Default keyword arguments of that policy, or one mapping per view.
         derived_from: Role whose augmented pixels this role is computed from (view ``i`` of this
             role from view ``i`` of the source, DSSL's partial order); ``None`` = from the image.
     """
 
     role: str
     count: int = 2
-    policy: str = "simclr"
-    options: Mapping[str, Any] = field(default_factory=dict)
+    policy: str | tuple[str, ...] = "simclr"
+    options: Mapping[str, Any] | tuple[Mapping[str, Any], ...] = field(default_factory=dict)
     derived_from: str | None = None
+
+    def per_view(self) -> list[tuple[str, dict[str, Any]]]:
+        """The default ``(policy, options)`` of each of the ``count`` views."""
+        policies = self.policy if isinstance(self.policy, tuple) else (self.policy,) * self.count
+        options = self.options if isinstance(self.options, tuple) else (self.options,) * self.count
+        if len(policies) != self.count or len(options) != self.count:
+            raise ValueError(f"view role {self.role!r}: give one policy (and options) or exactly {self.count}")
+        return [(name, dict(opts)) for name, opts in zip(policies, options, strict=True)]
 
 
 @dataclass

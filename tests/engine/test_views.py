@@ -48,3 +48,23 @@ def test_aug_override_of_unknown_role_is_a_user_error() -> None:
 def test_aug_override_changes_the_policy() -> None:
     maker = ViewMaker((ViewSpec("standard", 2, "simclr"),), 16, 1, (0.5,), (0.25,), {"standard": "weak:scale_min=0.5"})
     assert maker.policy_specs["standard"] == "weak:scale_min=0.5"
+
+
+def test_each_view_of_a_role_can_have_its_own_policy() -> None:
+    spec = ViewSpec("standard", 2, ("simclr", "weak"), ({"blur_p": 0.5}, {}))
+    maker = ViewMaker((spec,), 16, 1, (0.5,), (0.25,))
+    assert maker.policy_specs["standard"] == "simclr:blur_p=0.5 | weak"
+    assert [p.name for p in maker.policies["standard"]] == ["simclr", "weak"]
+
+
+def test_aug_override_of_one_view_wins_over_the_role_override() -> None:
+    maker = ViewMaker((ViewSpec("standard", 2, "simclr"),), 16, 1, (0.5,), (0.25,),
+                      {"standard": "weak", "standard.2": "simclr:jitter=0.8"})
+    assert maker.policy_specs["standard"] == "weak | simclr:jitter=0.8"
+    with pytest.raises(SSLKitError, match="ROLE.N"):
+        ViewMaker((ViewSpec("standard", 2, "simclr"),), 16, 1, (0.5,), (0.25,), {"standard.3": "weak"})
+
+
+def test_a_per_view_policy_tuple_must_match_the_count() -> None:
+    with pytest.raises(ValueError, match="exactly 2"):
+        ViewSpec("standard", 2, ("simclr", "weak", "weak")).per_view()
