@@ -32,3 +32,21 @@ def test_method_trains_and_round_trips(name: str, tmp_path: Path) -> None:
     with torch.no_grad():
         features = method.features(torch.randn(2, 1, 8, 8))
     assert features.shape == (2, method.backbone.num_features)
+
+
+@pytest.mark.parametrize("name", _registry.names("methods"))
+def test_method_trains_from_the_cli_on_cifar_format_files(name: str, tmp_path: Path) -> None:
+    """`sslkit pretrain NAME cifar10` on generated CIFAR-10 pickle batches: 3 channels, 32 px."""
+    from typer.testing import CliRunner
+
+    from sslkit.cli import app
+    from tests.formats import write_cifar10
+
+    write_cifar10(tmp_path / "data", n_train=32, n_test=8)
+    result = CliRunner().invoke(app, [
+        "pretrain", name, "cifar10", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "runs"),
+        "--name", "run", "--preset", "quick", "--steps", "2", "--batch-size", "16", "--set", "num_workers=0",
+        "--set", 'backbone_options={"width": 4}', "--set", "knn_every=0"])
+    assert result.exit_code == 0, result.output
+    derived = json.loads((tmp_path / "runs" / "run" / "config.json").read_text())["derived"]
+    assert (derived["channels"], derived["image_size"], derived["total_steps"]) == (3, 32, 2)
