@@ -152,6 +152,28 @@ def export(
         out.print(f"exported backbone to [bold]{path}[/] (model.safetensors, config.json, README.md)")
 
 
+@app.command()
+def augment(
+    policy: Annotated[str, typer.Argument(help="Heavy policy NAME[:k=v,...] (see `sslkit list augmentations`).")],
+    dataset: Annotated[str, typer.Argument(help="Dataset name, `imagefolder:PATH` or `hf:PATH|NAME`.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Image file to write (PNG).")] = Path("views.png"),
+    n: Annotated[int, typer.Option("--n", help="Number of images (columns).")] = 8,
+    split: Annotated[str, typer.Option(help="Dataset split to draw images from.")] = "train",
+    standard: Annotated[str, typer.Option(help="Standard policy NAME[:k=v,...]; the heavy views derive from it.")
+                        ] = "simclr",
+    image_size: Annotated[int | None, typer.Option(help="Side of the views (default: native).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the image choice and the augmentations.")] = 0,
+    data_dir: Annotated[str | None, typer.Option(help="Where to look for the dataset first.")] = None,
+) -> None:
+    """Draw original / standard / heavy views of DATASET images, to see what POLICY does."""
+    with user_errors():
+        from sslkit.augment.preview import preview
+
+        path = preview(policy, dataset, out_file, n=n, split=split, standard=standard, image_size=image_size,
+                       seed=seed, data_dir=data_dir)
+        out.print(f"wrote [bold]{path}[/] (rows: original, standard: {standard}, heavy: {policy}; {n} images)")
+
+
 @app.command("list")
 def list_(group: Annotated[str | None, typer.Argument(help="methods, augmentations, datasets or backbones.")] = None
           ) -> None:
