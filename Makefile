@@ -9,11 +9,12 @@ FMNIST_DIR := /usr/share/datasets/fashion-mnist
 
 .PHONY: setup demo demo-data test test-slow bench lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml plugins/sslkit-vicreg/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e plugins/sslkit-vicreg
 	touch $(STAMP)
 
 setup: $(STAMP)
