@@ -6,10 +6,12 @@ this machine, then ``sslkit eval RUN DATASET --protocol knn`` on the test split 
 the best epoch). The budget is turned into steps once per method by a short calibration run, all
 calibrations side by side in this process's run, so a method that is twice as slow per step gets
 half the steps; the exact ``--steps`` of every row is printed with its command, so any row can be
-re-run alone. Usage::
+re-run alone. With ``--jobs 2 --threads 1`` two rows run side by side on one core each, and the
+calibrations run the same way, so every method is measured under the conditions it trains in.
+Usage::
 
-    python benchmarks/results_table.py fashion-mnist --budget 120            # all rows
-    python benchmarks/results_table.py fashion-mnist --budget 120 --only simsiam,dssl-simsiam
+    python benchmarks/results_table.py fashion-mnist --budget 150 --jobs 2 --threads 1   # all rows
+    python benchmarks/results_table.py fashion-mnist --budget 150 --only simsiam,dssl-simsiam
 
 Results accumulate in ``RUNS/results.json`` (a finished row is not re-run; ``--fresh`` starts over)
 and the markdown table is printed and written to ``--markdown``.
@@ -19,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sslkit import _registry
@@ -55,18 +59,24 @@ def slug(label: str) -> str:
     return "".join(c if c.isalnum() or c == "-" else "-" for c in label).strip("-").replace("--", "-")
 
 
-def run(cmd: list[str]) -> float:
-    """Run a command (output shown), fail loudly, return its wall time in seconds."""
+def run(cmd: list[str], log: Path, threads: int | None) -> float:
+    """Run a command with its output appended to ``log``; fail loudly; return its wall time in seconds."""
+    env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
     start = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    with log.open("a") as out:
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+    if done.returncode:
+        raise SystemExit(f"failed ({done.returncode}): {' '.join(cmd)}; see {log}")
     return time.perf_counter() - start
 
 
-def steps_per_second(method: str, extra: list[str], dataset: str, runs: Path) -> float:
+def steps_per_second(label: str, method: str, extra: list[str], dataset: str, runs: Path,
+                     threads: int | None) -> float:
     """Median training speed of a short run, ignoring its first logging window (warm-up)."""
-    name = f"calibrate-{slug(method + '-' + '-'.join(extra))}"
+    name = f"calibrate-{slug(label)}"
     run([*SSLKIT, "pretrain", method, dataset, "--preset", "quick", "--steps", str(CALIBRATION_STEPS),
-         "--set", "knn_every=0", "--set", "log_every=5", "--out", str(runs), "--name", name, *extra])
+         "--set", "knn_every=0", "--set", "log_every=5", "--out", str(runs), "--name", name, *extra],
+        runs / f"{name}.log", threads)
     records = [json.loads(line) for line in (runs / name / "metrics.jsonl").read_text().splitlines()]
     config = json.loads((runs / name / "config.json").read_text())
     batch = config["derived"]["global_batch_size"]
@@ -75,7 +85,7 @@ def steps_per_second(method: str, extra: list[str], dataset: str, runs: Path) ->
 
 
 def markdown(results: dict, dataset: str, budget: float) -> str:
-    lines = ["| method | kNN top-1 (%) | steps (epochs) | training wall time | command |",
+    lines = ["| method | kNN top-1 (%) | steps (epochs) | `pretrain` wall time | command |",
              "|---|---|---|---|---|"]
     for label, _, _ in ROWS:
         r = results.get(label)
@@ -94,6 +104,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs/results"))
     parser.add_argument("--markdown", type=Path, help="also write the table here")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
+    parser.add_argument("--jobs", type=int, default=1, help="rows trained side by side")
+    parser.add_argument("--threads", type=int, help="torch threads per row (OMP_NUM_THREADS)")
     args = parser.parse_args()
 
     installed = set(_registry.names("methods"))
@@ -106,20 +118,30 @@ def main() -> None:
     results = {} if args.fresh or not store.exists() else json.loads(store.read_text())
 
     todo = [r for r in rows if r[0] not in results]
-    speeds = {label: steps_per_second(method, extra, args.dataset, args.runs) for label, method, extra in todo}
-    for label, method, extra in todo:
+    with ThreadPoolExecutor(args.jobs) as pool:
+        speeds = dict(zip([r[0] for r in todo], pool.map(
+            lambda r: steps_per_second(*r, args.dataset, args.runs, args.threads), todo), strict=True))
+
+    def train(row: tuple[str, str, list[str]]) -> None:
+        label, method, extra = row
         steps = max(1, round(args.budget * speeds[label]))
         name = slug(label)
         cmd = ["sslkit", "pretrain", method, args.dataset, "--preset", "quick", "--steps", str(steps),
                "--set", "knn_every=0", "--out", str(args.runs), "--name", name, *extra]
-        train_seconds = run([*SSLKIT, *cmd[1:]])
-        run([*SSLKIT, "eval", str(args.runs / name), args.dataset, "--protocol", "knn"])
+        log = args.runs / f"{name}.log"
+        train_seconds = run([*SSLKIT, *cmd[1:]], log, args.threads)
+        run([*SSLKIT, "eval", str(args.runs / name), args.dataset, "--protocol", "knn"], log, args.threads)
         knn = json.loads((args.runs / name / "eval" / "knn.json").read_text())
         config = json.loads((args.runs / name / "config.json").read_text())
         results[label] = {"method": method, "steps": steps, "epochs": config["derived"]["epochs"],
                           "calibrated_steps_per_s": speeds[label], "train_seconds": train_seconds,
+                          "threads": args.threads, "jobs": args.jobs,
                           "knn_top1": knn["top1"], "command": " ".join(cmd)}
         store.write_text(json.dumps(results, indent=2))
+        print(f"{label}: kNN {100 * knn['top1']:.2f}% after {steps} steps ({train_seconds:.0f} s)", flush=True)
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(train, todo))
     table = markdown(results, args.dataset, args.budget)
     print(table)
     if args.markdown:
