@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from sslkit.losses import barlow_twins
-from sslkit.methods.base import Embedding, PairwiseMethod, StepOutput, ViewSpec
+from sslkit.methods.base import Embedding, PairwiseMethod, ViewSpec
 from sslkit.methods.quick import quick
 from sslkit.models.heads import mlp
 
@@ -65,9 +65,6 @@ class BarlowTwins(PairwiseMethod):
         """
         return self.scale_loss * barlow_twins(online, target, self.lambd)
 
-    def forward(self, views: dict[str, list[torch.Tensor]], progress: float) -> StepOutput:
+    def standard_loss(self, e1: Embedding, e2: Embedding) -> torch.Tensor:
         """``scale_loss * L(z1, z2)`` on the two standard views: one cross-correlation, not a sum of pairs."""
-        x1, x2 = views["standard"]
-        e1, e2 = self.embed(x1), self.embed(x2)
-        loss = self.pair_loss(e1.online, e2.online)
-        return StepOutput(loss=loss, embeddings=e1.target.detach())
+        return self.pair_loss(e1.online, e2.online)

@@ -115,15 +115,26 @@ class Embedding:
 
 
 class PairwiseMethod(Method):
-    """A method whose loss is a sum over ordered (online view, target view) pairs.
+    """A method whose loss is built from ordered (online view, target view) pairs.
 
-    Subclasses implement :meth:`embed` (one forward pass of one view batch) and :meth:`pair_loss`.
-    The default ``forward`` symmetrises over the two ``standard`` views, as SimSiam, BYOL, SimCLR
-    and Barlow Twins do; compositions (DSSL's directional heavy -> standard term, RSA) reuse
-    ``embed`` and ``pair_loss`` with other pairs, so a base method is written once.
+    Subclasses implement :meth:`embed` (one forward pass of one view batch) and :meth:`pair_loss`,
+    and override the other hooks only where the method needs to:
+
+    * :meth:`begin_step`: state updates before any view is embedded (MoCo's key encoder);
+    * :meth:`standard_loss`: the base loss on the two ``standard`` views from their already
+      computed embeddings (default: the symmetrised pair loss of SimSiam; SimCLR's NT-Xent over 2B,
+      Barlow Twins' one cross-correlation, BYOL's summed directions, MoCo's queue InfoNCE);
+    * :meth:`step_logs` (extra scalars) and :meth:`monitor_embedding` (collapse monitor input).
+
+    ``forward`` is these hooks in order. Compositions (DSSL's directional heavy -> standard term,
+    RSA) call the same hooks, embed every view once and add their own pairs, so a base method is
+    written once and any plugin's ``PairwiseMethod`` composes for free.
     """
 
     views = (ViewSpec("standard", count=2, policy="simclr"),)
+
+    def begin_step(self, progress: float) -> None:
+        """Called once per step before any view is embedded (e.g. a momentum update). Default: nothing."""
 
     def embed(self, x: torch.Tensor) -> Embedding:
         """Online output and target of one batch of views (each view is its own BN batch)."""
@@ -133,8 +144,21 @@ class PairwiseMethod(Method):
         """Loss of one ordered pair: ``online`` (of view a) towards ``target`` (of view b)."""
         raise NotImplementedError
 
+    def standard_loss(self, e1: Embedding, e2: Embedding) -> torch.Tensor:
+        """The base loss of the two standard views: ``1/2 [l(o1, t2) + l(o2, t1)]`` by default."""
+        return 0.5 * (self.pair_loss(e1.online, e2.target) + self.pair_loss(e2.online, e1.target))
+
+    def step_logs(self, progress: float) -> dict[str, torch.Tensor | float]:
+        """Extra scalars to log for this step (e.g. BYOL's EMA momentum). Default: none."""
+        return {}
+
+    def monitor_embedding(self, e: Embedding) -> torch.Tensor:
+        """The ``(B, D)`` embedding of a standard view that feeds the collapse monitor (detached)."""
+        return e.target.detach()
+
     def forward(self, views: dict[str, list[torch.Tensor]], progress: float) -> StepOutput:
+        self.begin_step(progress)
         x1, x2 = views["standard"]
         e1, e2 = self.embed(x1), self.embed(x2)
-        loss = 0.5 * (self.pair_loss(e1.online, e2.target) + self.pair_loss(e2.online, e1.target))
-        return StepOutput(loss=loss, embeddings=e1.target.detach())
+        return StepOutput(loss=self.standard_loss(e1, e2), logs=self.step_logs(progress),
+                          embeddings=self.monitor_embedding(e1))

@@ -3,7 +3,9 @@
 The online network ``q(g(f(.)))`` predicts the target network's projection ``g'(f'(.))`` of the
 other view; the target is an EMA of the online backbone and projector whose momentum follows a
 cosine schedule from ``tau_base`` to 1. ``L = l(q1, sg z'2) + l(q2, sg z'1)`` with ``l = 2 - 2cos``,
-summed over both directions (METHODS.md §3.3). The paper's two asymmetric view policies (blur 1.0 /
+summed over both directions (METHODS.md §3.3). ``loss="cosine"`` and ``tau_schedule="constant"``
+give the released DSSL-BYOL code's variant instead (§4.2: ``1/2 D + 1/2 D`` with the negative
+cosine ``D``, a constant momentum applied after every step). The paper's two asymmetric view policies (blur 1.0 /
 0.1, solarize 0 / 0.2) arrive with the ``byol-1`` / ``byol-2`` policies; until then both views use
 the ``simclr`` policy.
 """
@@ -13,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sslkit.losses import normalized_mse
-from sslkit.methods.base import Embedding, PairwiseMethod, StepOutput, ViewSpec
+from sslkit.losses import negative_cosine, normalized_mse
+from sslkit.methods.base import Embedding, PairwiseMethod, ViewSpec
 from sslkit.methods.quick import quick
 from sslkit.models.ema import EMA, cosine_tau
 from sslkit.models.heads import mlp
@@ -46,11 +48,18 @@ class BYOL(PairwiseMethod):
         proj_dim: int = 256,
         pred_hidden_dim: int = 4096,  # predictor: the same shape, 256 -> 4096 -> 256
         tau_base: float = 0.996,  # ImageNet 1000 epochs; CIFAR presets use 0.99
+        loss: str = "nmse",  # §3.3: 2 - 2cos summed over directions; "cosine": §4.2, 1/2 D + 1/2 D
+        tau_schedule: str = "cosine",  # §0.2: tau_base -> 1; "constant": tau_base throughout (§4.2)
     ) -> None:
         super().__init__(backbone)
         if not 0.0 <= tau_base <= 1.0:
             raise ValueError(f"tau_base must be in [0, 1], got {tau_base}")
-        self.tau_base = tau_base
+        if loss not in ("nmse", "cosine"):
+            raise ValueError(f"loss must be 'nmse' (BYOL paper) or 'cosine' (DSSL-BYOL code), got {loss!r}")
+        if tau_schedule not in ("cosine", "constant"):
+            raise ValueError(f"tau_schedule must be 'cosine' (BYOL paper) or 'constant' (DSSL-BYOL code), "
+                             f"got {tau_schedule!r}")
+        self.tau_base, self.loss, self.tau_schedule = tau_base, loss, tau_schedule
         self.projector = mlp(backbone.num_features, proj_hidden_dim, proj_dim)
         self.predictor = mlp(proj_dim, pred_hidden_dim, proj_dim)
         self.target = EMA([self.backbone, self.projector])  # frozen; not in param_groups, not exported
@@ -62,14 +71,22 @@ class BYOL(PairwiseMethod):
         return Embedding(online=online, target=target)
 
     def pair_loss(self, online: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return normalized_mse(online, target)
+        if self.loss == "cosine":
+            return negative_cosine(online, target)  # D = -cos (§4.2)
+        return normalized_mse(online, target)  # l = 2 - 2cos (§3.3)
 
-    def forward(self, views: dict[str, list[torch.Tensor]], progress: float) -> StepOutput:
-        x1, x2 = views["standard"]
-        e1, e2 = self.embed(x1), self.embed(x2)
-        loss = self.pair_loss(e1.online, e2.target) + self.pair_loss(e2.online, e1.target)  # summed (§3.3)
-        return StepOutput(loss=loss, logs={"tau": cosine_tau(self.tau_base, progress)}, embeddings=e1.target)
+    def standard_loss(self, e1: Embedding, e2: Embedding) -> torch.Tensor:
+        """``l(o1, t2) + l(o2, t1)`` summed (§3.3), or ``1/2 D(o1, t2) + 1/2 D(o2, t1)`` (§4.2)."""
+        loss = self.pair_loss(e1.online, e2.target) + self.pair_loss(e2.online, e1.target)
+        return loss if self.loss == "nmse" else 0.5 * loss
+
+    def tau(self, progress: float) -> float:
+        """The EMA momentum at ``progress`` in [0, 1]."""
+        return cosine_tau(self.tau_base, progress) if self.tau_schedule == "cosine" else self.tau_base
+
+    def step_logs(self, progress: float) -> dict[str, torch.Tensor | float]:
+        return {"tau": self.tau(progress)}
 
     def after_step(self, progress: float) -> None:
         """EMA update after the optimizer step, with the momentum of the step just taken."""
-        self.target.update([self.backbone, self.projector], cosine_tau(self.tau_base, progress))
+        self.target.update([self.backbone, self.projector], self.tau(progress))

@@ -3,22 +3,42 @@
 The query encoder ``g(f(.))`` is trained with InfoNCE against the positive key of the other view
 from a momentum (EMA) key encoder ``g'(f'(.))`` plus ``K`` negatives from a FIFO queue of past keys
 (METHODS.md §3.2). As in the official code, the key encoder is updated *before* the keys are
-computed, and the keys are enqueued after the step. Single process: ShuffleBN (which needs several
+computed (:meth:`MoCoV2.begin_step`), and the keys of the standard views' loss are enqueued after
+the step. A view's query and key are computed on first use, so the asymmetric loss costs one query
+and one key forward, as in the official code. Single process: ShuffleBN (which needs several
 GPUs) is not applied; the keys of a step are gathered across processes before they are enqueued.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from sslkit.losses import infonce_queue
-from sslkit.methods.base import Embedding, PairwiseMethod, StepOutput, ViewSpec
+from sslkit.methods.base import Embedding, PairwiseMethod, ViewSpec
 from sslkit.methods.quick import quick
 from sslkit.models.ema import EMA
 from sslkit.models.heads import mlp
 from sslkit.models.queue import MemoryQueue
+
+
+class _LazyEmbedding(Embedding):
+    """A view's query (``online``) and key (``target``), each computed on first use and then kept."""
+
+    def __init__(self, query: Callable[[], torch.Tensor], key: Callable[[], torch.Tensor]) -> None:
+        self._query, self._key = query, key
+
+    @cached_property
+    def online(self) -> torch.Tensor:  # type: ignore[override]
+        return self._query()
+
+    @cached_property
+    def target(self) -> torch.Tensor:  # type: ignore[override]
+        return self._key()
 
 
 class MoCoV2(PairwiseMethod):
@@ -67,24 +87,33 @@ class MoCoV2(PairwiseMethod):
         return F.normalize(self.key_encoder(x), dim=1)  # BxD
 
     def embed(self, x: torch.Tensor) -> Embedding:
-        return Embedding(online=self.query(x), target=self.key(x))
+        """The view's query and key, each computed when first read (keys after :meth:`begin_step`)."""
+        return _LazyEmbedding(lambda: self.query(x), lambda: self.key(x))
 
     def pair_loss(self, online: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return infonce_queue(online, target, self.queue.read(), self.temperature)
 
-    def forward(self, views: dict[str, list[torch.Tensor]], progress: float) -> StepOutput:
-        if self.training:  # official order: momentum update of the key encoder, then the keys
+    def begin_step(self, progress: float) -> None:
+        """Official order: the momentum update of the key encoder comes before any key."""
+        if self.training:
             self.key_encoder.update([self.backbone, self.projector], self.key_momentum)
-        x1, x2 = views["standard"]
-        q1, k2 = self.query(x1), self.key(x2)
+
+    def standard_loss(self, e1: Embedding, e2: Embedding) -> torch.Tensor:
+        """InfoNCE of query 1 against key 2 (and the swapped pair, averaged, if ``symmetric``).
+
+        Records the positive keys used here for :meth:`after_step` to enqueue: only the standard
+        views' keys enter the queue (a composition's other views, e.g. DSSL's heavy ones, do not).
+        """
         if self.symmetric:
-            q2, k1 = self.query(x2), self.key(x1)
-            loss = 0.5 * (self.pair_loss(q1, k2) + self.pair_loss(q2, k1))
-            self._keys = [k2, k1]
+            loss = 0.5 * (self.pair_loss(e1.online, e2.target) + self.pair_loss(e2.online, e1.target))
+            self._keys = [e2.target, e1.target]
         else:
-            loss = self.pair_loss(q1, k2)
-            self._keys = [k2]
-        return StepOutput(loss=loss, embeddings=q1.detach())
+            loss = self.pair_loss(e1.online, e2.target)
+            self._keys = [e2.target]
+        return loss
+
+    def monitor_embedding(self, e: Embedding) -> torch.Tensor:
+        return e.online.detach()  # the query, as the official code's logits see it
 
     def after_step(self, progress: float) -> None:
         """Enqueue this step's keys (after the backward pass, which still needed the old queue)."""

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sslkit.losses import nt_xent
-from sslkit.methods.base import Embedding, PairwiseMethod, StepOutput, ViewSpec
+from sslkit.methods.base import Embedding, PairwiseMethod, ViewSpec
 from sslkit.methods.quick import quick
 from sslkit.models.heads import mlp
 
@@ -73,20 +73,17 @@ class SimCLR(PairwiseMethod):
         (its negatives are the other B - 1 target rows, not the other online rows as in NT-Xent):
         ``-log[exp(n(o_i) . n(t_i) / T) / sum_k exp(n(o_i) . n(t_k) / T)]``, averaged over ``i``.
         Gradients reach ``target`` unless the caller detaches it (DSSL detaches the standard side).
-        :meth:`forward` does not use it: the base loss is the symmetric NT-Xent.
+        :meth:`standard_loss` does not use it: the base loss is the symmetric NT-Xent.
         """
         with torch.autocast(online.device.type, enabled=False):
             logits = F.normalize(online.float(), dim=1) @ F.normalize(target.float(), dim=1).T  # BxB
             labels = torch.arange(online.shape[0], device=online.device)
             return F.cross_entropy(logits / self.temperature, labels)
 
-    def forward(self, views: dict[str, list[torch.Tensor]], progress: float) -> StepOutput:
+    def standard_loss(self, e1: Embedding, e2: Embedding) -> torch.Tensor:
         """NT-Xent over the 2B standard views (METHODS.md §3.1): not a sum of per-pair losses.
 
         Each view is its own BN batch (as solo-learn; the official TF code normalises the 2B views
         together).
         """
-        x1, x2 = views["standard"]
-        e1, e2 = self.embed(x1), self.embed(x2)
-        loss = nt_xent(e1.online, e2.online, self.temperature)
-        return StepOutput(loss=loss, embeddings=e1.target.detach())
+        return nt_xent(e1.online, e2.online, self.temperature)
