@@ -4,7 +4,7 @@ Each enhancer blends the image with a "degenerate" version of itself,
 ``clamp(factor * x + (1 - factor) * degenerate, 0, 1)``, with a per-sample ``factor`` of shape
 ``(B,)``: factor 1 is the identity, 0 the degenerate image, > 1 extrapolates.
 
-* Brightness: degenerate = black (:func:`sslkit.augment.color.adjust_brightness`).
+* Brightness: degenerate = black (:func:`adjust_brightness`).
 * Contrast: degenerate = the mean grey level of the image (:func:`adjust_contrast`).
 * Color: degenerate = the grayscale image; identity on one channel (:func:`adjust_color`).
 * Sharpness: degenerate = the image smoothed with PIL's ``SMOOTH`` kernel
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from sslkit.augment.color import adjust_brightness, adjust_saturation, rgb_to_gray
+from sslkit.augment import color
 
 __all__ = ["adjust_brightness", "adjust_color", "adjust_contrast", "adjust_sharpness"]
 
@@ -27,9 +27,14 @@ def _blend(x: torch.Tensor, degenerate: torch.Tensor, factor: torch.Tensor) -> t
     return (x - degenerate).mul_(f).add_(degenerate).clamp_(0.0, 1.0)
 
 
+def adjust_brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """PIL's ``ImageEnhance.Brightness``: blend with black, i.e. scale (torchvision's brightness)."""
+    return color.adjust_brightness(x, factor.to(x.dtype))
+
+
 def adjust_color(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """PIL's ``ImageEnhance.Color``: blend with the grayscale image (identity on one channel)."""
-    return adjust_saturation(x, factor.to(x.dtype))
+    return color.adjust_saturation(x, factor.to(x.dtype))
 
 
 def adjust_contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
@@ -38,7 +43,7 @@ def adjust_contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     PIL takes the mean of the ``L`` image and rounds it to an integer level
     (``int(mean + 0.5)``); the rounding is kept here (torchvision's float mean is not rounded).
     """
-    gray = rgb_to_gray(x) if x.shape[1] == 3 else x
+    gray = color.rgb_to_gray(x) if x.shape[1] == 3 else x
     mean = gray.mean(dim=(1, 2, 3), keepdim=True).mul_(255.0).add_(0.5).floor_().div_(255.0)  # Bx1x1x1
     return _blend(x, mean.expand_as(x), factor)
 

@@ -37,9 +37,9 @@ def autocontrast(x: torch.Tensor) -> torch.Tensor:
     hi = x.amax(dim=(2, 3), keepdim=True)
     span = hi - lo
     flat = span <= 0
-    scale = torch.where(flat, torch.ones_like(span), 1.0 / span.clamp(min=1e-12))
+    span = torch.where(flat, torch.ones_like(span), span)  # divide (not multiply): max -> exactly 1
     lo = torch.where(flat, torch.zeros_like(lo), lo)
-    return (x - lo).mul_(scale).clamp_(0.0, 1.0)
+    return (x - lo).div_(span).clamp_(0.0, 1.0)
 
 
 def equalize(x: torch.Tensor) -> torch.Tensor:

@@ -78,7 +78,7 @@ def run_op(name: str, x: torch.Tensor, value: torch.Tensor, cx: torch.Tensor | N
         "SolarizeAdd": lambda: pixel.solarize_add(x, value),
         "Color": lambda: enhance.adjust_color(x, value),
         "Contrast": lambda: enhance.adjust_contrast(x, value),
-        "Brightness": lambda: enhance.adjust_brightness(x, value.to(x.dtype)),
+        "Brightness": lambda: enhance.adjust_brightness(x, value),
         "Sharpness": lambda: enhance.adjust_sharpness(x, value),
         "Rotate": lambda: warp_nearest(x, rotate_matrix(value, h, w), black),
         "ShearX": lambda: warp_nearest(x, shear_matrix(value, "x"), black),
