@@ -159,8 +159,8 @@ def augment(
     out_file: Annotated[Path, typer.Option("--out", help="Image file to write (PNG).")] = Path("views.png"),
     n: Annotated[int, typer.Option("--n", help="Number of images (columns).")] = 8,
     split: Annotated[str, typer.Option(help="Dataset split to draw images from.")] = "train",
-    standard: Annotated[str, typer.Option(help="Standard policy NAME[:k=v,...]; the heavy views derive from it.")
-                        ] = "simclr",
+    standard: Annotated[str, typer.Option(help="Standard policy NAME[:k=v,...] the heavy views derive from "
+                                              "(none: apply POLICY to the originals).")] = "simclr",
     image_size: Annotated[int | None, typer.Option(help="Side of the views (default: native).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the image choice and the augmentations.")] = 0,
     data_dir: Annotated[str | None, typer.Option(help="Where to look for the dataset first.")] = None,
@@ -171,7 +171,8 @@ def augment(
 
         path = preview(policy, dataset, out_file, n=n, split=split, standard=standard, image_size=image_size,
                        seed=seed, data_dir=data_dir)
-        out.print(f"wrote [bold]{path}[/] (rows: original, standard: {standard}, heavy: {policy}; {n} images)")
+        rows = "original, " + ("" if standard == "none" else f"standard: {standard}, ") + f"heavy: {policy}"
+        out.print(f"wrote [bold]{path}[/] (rows: {rows})")
 
 
 @app.command("list")

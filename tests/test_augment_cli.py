@@ -79,3 +79,15 @@ def test_user_errors_are_one_red_line_with_exit_code_2(data, args, message) -> N
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+
+
+def test_standard_none_draws_the_policy_on_the_originals(tmp_path, data) -> None:
+    out = tmp_path / "views.png"
+    result = runner.invoke(app, ["augment", "gridshuffle:p=0", "fashion-mnist", "--standard", "none",
+                                 "--data-dir", str(data), "--out", str(out), "--n", "2"])
+    assert result.exit_code == 0, result.output
+    assert "rows: original, heavy: gridshuffle:p=0" in result.output
+    picture = np.asarray(Image.open(out).convert("RGB"))
+    assert picture.shape[0] == GAP + 2 * (84 + GAP)  # two rows
+    for j in range(2):  # p=0: the heavy row is the original row
+        np.testing.assert_array_equal(tile_at(picture, 1, j, 2, 84), tile_at(picture, 0, j, 2, 84))

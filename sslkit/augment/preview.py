@@ -3,6 +3,7 @@
 ``sslkit augment POLICY DATASET`` draws three rows over ``n`` images of a dataset: the originals,
 their standard view (``simclr`` by default) and the policy applied to the standard view's pixels,
 the way DSSL and RSA derive their heavy views (DESIGN.md §3, METHODS.md §1.3 ``DerivedViews``).
+``--standard none`` draws two rows, the policy applied to the originals (an independent view).
 The picture is drawn with PIL alone: small images are enlarged with nearest-neighbour sampling to
 about :data:`TILE` pixels so that a 28-px image stays readable, tiles are separated by
 :data:`GAP` pixels and each row carries its label on the left.
@@ -28,7 +29,8 @@ GAP = 4  # pixels between tiles and around the grid
 PAD = 10  # pixels left and right of the row labels
 FONT_SIZE = 14
 LABEL_WIDTH = 220  # labels longer than this are wrapped at commas and after colons
-BACKGROUND = (255, 255, 255)
+BACKGROUND = (255, 255, 255)  # behind the labels
+GRID = (150, 150, 150)  # the gaps between tiles: mid grey, so white and black tiles both show their edges
 INK = (20, 20, 20)
 
 
@@ -117,6 +119,7 @@ def draw_grid(rows: Sequence[tuple[str, torch.Tensor]], tile: int = TILE) -> Ima
     label_width = 2 * PAD + max(int(font.getlength(line)) for lines in labels for line in lines)
     canvas = Image.new("RGB", (label_width + GAP + n * (side + GAP), GAP + len(rows) * (side + GAP)), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
+    draw.rectangle((label_width, 0, canvas.width - 1, canvas.height - 1), fill=GRID)
     line_height = FONT_SIZE + 4
     for r, ((_, images), lines) in enumerate(zip(rows, labels, strict=True)):
         y = GAP + r * (side + GAP)
@@ -130,13 +133,14 @@ def draw_grid(rows: Sequence[tuple[str, torch.Tensor]], tile: int = TILE) -> Ima
     return canvas
 
 
-def draw_views(images: torch.Tensor, standard: Policy, heavy: Policy, *, standard_label: str,
+def draw_views(images: torch.Tensor, standard: Policy | None, heavy: Policy, *, standard_label: str,
                heavy_label: str, seed: int = 0, tile: int = TILE) -> Image.Image:
     """Draw originals, their standard views and heavy views derived from the standard views.
 
     Args:
         images: uint8 ``(N, C, S, S)`` originals.
-        standard: The standard policy (output side ``S``).
+        standard: The standard policy (output side ``S``); ``None`` leaves out the standard row
+            and applies ``heavy`` to the originals (an independent view, as SACC's strong view).
         heavy: The heavy policy, applied to the standard view's pixels (DSSL's partial order).
         standard_label: The standard policy's spec, shown as ``"standard: <spec>"``.
         heavy_label: The heavy policy's spec, shown as ``"heavy: <spec>"``.
@@ -148,6 +152,8 @@ def draw_views(images: torch.Tensor, standard: Policy, heavy: Policy, *, standar
     """
     generator = torch.Generator().manual_seed(seed)
     pixels = images.float().div(255)
+    if standard is None:
+        return draw_grid([("original", pixels), (f"heavy: {heavy_label}", heavy(pixels, generator))], tile)
     std = standard(pixels, generator)  # NxCxSxS
     hvy = heavy(std, generator)  # NxCxSxS
     return draw_grid([("original", pixels), (f"standard: {standard_label}", std),
@@ -165,7 +171,7 @@ def preview(policy: str, dataset: str, out: str | Path, *, n: int = 8, split: st
         out: Image file to write (the extension picks the format; PNG recommended).
         n: Number of images (columns).
         split: Dataset split.
-        standard: The standard policy spec.
+        standard: The standard policy spec; ``"none"`` applies ``policy`` to the originals.
         image_size: Side of the views (default: the dataset's native size).
         seed: Seed of the image choice and of the augmentations.
         data_dir: Where to look for the dataset first.
@@ -181,7 +187,7 @@ def preview(policy: str, dataset: str, out: str | Path, *, n: int = 8, split: st
         raise SSLKitError(f"--out {out}: unknown image file extension {out.suffix!r}; use .png")
     images = load_images(dataset, n, split=split, image_size=image_size, data_dir=data_dir, seed=seed)
     size, channels = images.shape[-1], images.shape[1]
-    standard_policy = build_policy(standard, size, channels)
+    standard_policy = None if standard == "none" else build_policy(standard, size, channels)
     heavy_policy = build_policy(policy, size, channels)
     picture = draw_views(images, standard_policy, heavy_policy, standard_label=standard,
                          heavy_label=policy, seed=seed)
