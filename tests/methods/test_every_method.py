@@ -50,3 +50,33 @@ def test_method_trains_from_the_cli_on_cifar_format_files(name: str, tmp_path: P
     assert result.exit_code == 0, result.output
     derived = json.loads((tmp_path / "runs" / "run" / "config.json").read_text())["derived"]
     assert (derived["channels"], derived["image_size"], derived["total_steps"]) == (3, 32, 2)
+
+
+@pytest.mark.parametrize("name", _registry.names("methods"))
+def test_a_few_optimisation_steps_on_digits_lower_the_loss(name: str) -> None:
+    """The quick preset's model and views on real digits: SGD steps on one fixed batch of views.
+
+    ``after_step`` (queue enqueues, EMA moves) is left out, so that every step's loss is measured
+    against the same negatives and targets: a queue filling up with the batch's own keys would
+    otherwise raise MoCo's loss while the model improves.
+    """
+    from sslkit.engine.build import build
+
+    method_cls = _registry.load("methods", name)
+    cfg = resolve(name, "digits", method_cls, preset="quick",
+                  sets={"steps": 10, "backbone_options": {"width": 8}, "knn_every": 0})
+    torch.manual_seed(0)
+    comps = build(cfg)
+    images = comps.source.images[:32]
+    views = comps.views(images, torch.Generator().manual_seed(0))
+    model = comps.model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    losses = []
+    for step in range(10):
+        out = model(views, step / 10)
+        optimizer.zero_grad()
+        out.loss.backward()
+        optimizer.step()
+        losses.append(out.loss.item())
+    assert all(math.isfinite(v) for v in losses), losses
+    assert sum(losses[-3:]) < sum(losses[:3]), f"{name}: {losses}"
