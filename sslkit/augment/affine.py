@@ -119,7 +119,8 @@ def warp_nearest(x: torch.Tensor, matrix: torch.Tensor, fill: torch.Tensor) -> t
         pick = scale_only.view(-1, 1, 1)
         col, row = torch.where(pick, col_f, col_q), torch.where(pick, row_f, row_q)
     inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)  # BxHxW
-    index = (row.clamp(0, h - 1) * w + col.clamp(0, w - 1)).view(b, 1, h * w).expand(b, ch, h * w)
-    out = x.reshape(b, ch, h * w).gather(2, index).view(b, ch, h, w)
-    fill = fill.to(device=x.device, dtype=x.dtype).view(1, ch, 1, 1).expand_as(out)
-    return torch.where(inside.unsqueeze(1), out, fill)
+    # Outside pixels read an extra last "pixel" holding the fill: one gather, no select after it.
+    index = torch.where(inside, row * w + col, h * w).view(b, 1, h * w).expand(b, ch, h * w)
+    fill = fill.to(device=x.device, dtype=x.dtype).view(1, ch, 1).expand(b, ch, 1)
+    source = torch.cat([x.reshape(b, ch, h * w), fill], dim=2)  # Bx C x (HW + 1)
+    return source.gather(2, index).view(b, ch, h, w)

@@ -51,16 +51,17 @@ def equalize(x: torch.Tensor) -> torch.Tensor:
     whole batch.
     """
     b, c, h, w = x.shape
-    rows = torch.arange(b * c, device=x.device).view(-1, 1) * 256
-    q = to_levels(x).view(b * c, h * w).long().add_(rows)  # (BC)xP level + 256 * band
-    hist = torch.bincount(q.view(-1), minlength=b * c * 256).view(b * c, 256)  # one call for all bands
+    rows = torch.arange(b * c, device=x.device, dtype=x.dtype).view(-1, 1) * 256
+    index = to_levels(x).view(b * c, h * w).add_(rows).long().view(-1)  # level + 256 * band
+    hist = torch.bincount(index, minlength=b * c * 256).view(b * c, 256)  # one call for all bands
     top = 255 - (hist.flip(1) > 0).long().argmax(dim=1, keepdim=True)  # highest occupied level
     step = (h * w - hist.gather(1, top)) // 255  # (BC)x1
     before = hist.cumsum(dim=1) - hist  # pixels strictly below each level
-    lut = (before + step // 2).div(step.clamp(min=1), rounding_mode="floor").clamp_(max=255)
-    keep = step == 0  # also covers a single occupied level (N - n_last == 0)
-    lut = torch.where(keep, torch.arange(256, device=x.device).expand_as(lut), lut)
-    return from_levels(lut.view(-1).index_select(0, q.view(-1)), x.dtype).view(b, c, h, w)
+    # Integer floor division done in float64 (exact here, and far faster than int64 division on CPU).
+    lut = torch.floor((before + step // 2).double() / step.clamp(min=1).double()).clamp_(max=255.0)
+    levels = torch.arange(256, device=x.device, dtype=torch.float64).expand_as(lut)
+    lut = torch.where(step == 0, levels, lut).to(x.dtype)  # step 0 also covers one occupied level
+    return lut.view(-1).index_select(0, index).div_(255.0).view(b, c, h, w)
 
 
 def invert(x: torch.Tensor) -> torch.Tensor:

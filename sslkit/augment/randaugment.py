@@ -126,7 +126,7 @@ class _RandAugment(Op):
         """Group the samples by op, run each op once on its group, restore the sample order."""
         order = torch.argsort(op, stable=True)
         counts = torch.bincount(op - IDENTITY, minlength=len(self.names) + 1).tolist()  # one host sync
-        xs, vs = x[order], value[order]
+        xs, vs = x.index_select(0, order), value[order]  # index_select: measured faster than x[order]
         es = {k: v[order] for k, v in extra.items()}
         pieces, start = [], 0
         for k, count in enumerate(counts):
@@ -138,8 +138,9 @@ class _RandAugment(Op):
                                    *(es[key][start:end] if key in es else None for key in ("cx", "cy")))
                 pieces.append(piece)
                 start = end
-        grouped = torch.cat(pieces) if len(pieces) > 1 else pieces[0].clone()
-        return torch.empty_like(grouped).index_copy_(0, order, grouped)
+        if len(pieces) == 1:  # every sample took the same op
+            return pieces[0].index_select(0, torch.argsort(order))
+        return torch.cat(pieces).index_select(0, torch.argsort(order))  # back to the sample order
 
 
 class DSSLRandAugment(_RandAugment):
