@@ -1,4 +1,4 @@
-"""VICReg's variance-invariance-covariance loss (Bardes, Ponce and LeCun, ICLR 2022, §3.1 eq. 1-6).
+"""VICReg's variance-invariance-covariance loss (Bardes, Ponce and LeCun, ICLR 2022, §3, eq. 1-6).
 
 A pure function of two ``(B, D)`` embedding batches, like every loss in ``sslkit.losses``, so other
 methods and plugins can compose it. The averaging follows the released code
@@ -60,7 +60,7 @@ def vicreg_loss(
     cov_coeff: float = 1.0,
     eps: float = 1e-4,
 ) -> VICRegTerms:
-    """VICReg loss of two branches of expander outputs (paper §3.1; official ``main_vicreg.py``).
+    """VICReg loss of two branches of expander outputs (paper §3; official ``main_vicreg.py``).
 
     ::
 
