@@ -50,15 +50,15 @@ def shuffle_tiles(x: torch.Tensor, source: torch.Tensor, grid: int) -> torch.Ten
     dev = x.device
     ys = torch.tensor(grid_cuts(h, grid), device=dev)
     xs = torch.tensor(grid_cuts(w, grid), device=dev)
-    py, px = torch.arange(h, device=dev), torch.arange(w, device=dev)
-    row = torch.bucketize(py, ys[1:], right=True)  # (H,) tile row of each pixel row
-    col = torch.bucketize(px, xs[1:], right=True)  # (W,)
-    dy, dx = py - ys[row], px - xs[col]  # offsets inside the tile
-    tile = row[:, None] * grid + col[None, :]  # (H, W) destination tile of each pixel
-    src = source.to(dev)[:, tile.flatten()].view(b, h, w)  # (B, H, W) source tile per pixel
-    sy = ys[src // grid] + dy[None, :, None]
-    sx = xs[src % grid] + dx[None, None, :]
-    index = (sy * w + sx).view(b, 1, h * w).expand(b, c, h * w)
+    row = torch.bucketize(torch.arange(h, device=dev), ys[1:], right=True)  # (H,) tile row of each pixel row
+    col = torch.bucketize(torch.arange(w, device=dev), xs[1:], right=True)  # (W,)
+    tile = (row[:, None] * grid + col[None, :]).flatten()  # (H*W,) destination tile of each pixel
+    # Per (sample, tile): the flat offset from the destination tile's corner to the source tile's.
+    source = source.to(dev)
+    dest = torch.arange(grid * grid, device=dev)
+    shift = (ys[source // grid] - ys[dest // grid]) * w + (xs[source % grid] - xs[dest % grid])  # (B, T)
+    index = shift[:, tile] + torch.arange(h * w, device=dev)  # (B, H*W) source pixel of each pixel
+    index = index.view(b, 1, h * w).expand(b, c, h * w)
     return x.reshape(b, c, h * w).gather(2, index).view(b, c, h, w)
 
 
