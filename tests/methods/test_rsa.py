@@ -77,6 +77,7 @@ def test_loss_matches_the_reference_and_schedules_use_the_incremented_step() -> 
     u1, u2 = model.online(a1), model.online(a2)
     z1, z2 = model.target_projection(w1), model.target_projection(w2)
     assert torch.allclose(out.loss, reference_loss(u1, u2, z1, z2, 0.2), atol=1e-5)
+    assert torch.allclose(out.embeddings, z1)  # the collapse monitor reads the target's projection, as BYOL
     # the learnt step is checkpointed: a restored model continues with the same schedule
     restored = make()
     restored.load_state_dict(model.state_dict())
