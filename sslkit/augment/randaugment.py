@@ -23,9 +23,10 @@ from typing import Any
 import torch
 
 from sslkit.augment import enhance, pixel
-from sslkit.augment._random import bernoulli, check_probability
+from sslkit.augment._random import check_probability
 from sslkit.augment.affine import rotate_matrix, shear_matrix, translate_matrix, warp_nearest
 from sslkit.augment.base import Op, Policy
+from sslkit.augment.choice import OneOf
 from sslkit.augment.cutout import cutout, cutout_corners
 from sslkit.augment.gridshuffle import GridShuffle
 from sslkit.augment.policies import _build, _check, _resolve
@@ -226,38 +227,6 @@ class FixMatchRandAugment(_RandAugment):
         params = {"op": op, "level": level, "apply": apply, "value": value * sign}
         return {k: v.to(x.device) for k, v in params.items()}
 
-
-
-class OneOf(Op):
-    """Per sample, apply ``second`` with probability ``p`` and ``first`` otherwise (never both).
-
-    Args:
-        first: The op most samples get.
-        second: The op a fraction ``p`` of the samples get instead.
-        p: Probability of ``second``.
-    """
-
-    def __init__(self, first: Op, second: Op, p: float) -> None:
-        self.first, self.second = first, second
-        self.p = check_probability("p", p)
-
-    def sample(self, x: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-        """Draw ``second`` (bool ``(B,)``) and both ops' parameters for every sample (prefixed)."""
-        params = {"second": bernoulli(x.shape[0], self.p, generator, x.device)}
-        params.update({f"first.{k}": v for k, v in self.first.sample(x, generator).items()})
-        params.update({f"second.{k}": v for k, v in self.second.sample(x, generator).items()})
-        return params
-
-    def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Run each op on its own samples only (index select, one host sync)."""
-        out = torch.empty_like(x)
-        for name, op, chosen in (("first", self.first, ~params["second"]),
-                                 ("second", self.second, params["second"])):
-            idx = chosen.nonzero().squeeze(1)
-            if idx.numel():
-                sub = {k[len(name) + 1:]: v[idx] for k, v in params.items() if k.startswith(name + ".")}
-                out.index_copy_(0, idx, op.apply(x[idx], sub))
-        return out
 
 
 # DSSL CIFAR-10 heavy view RA(2, 9) (DSSL@simsiam_cifar10/run.py); grid_p = 0.1 gives the ImageNet

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from sslkit.augment import Policy
+from sslkit.augment.choice import OneOf
 from sslkit.augment.gridshuffle import GridShuffle
 from sslkit.augment.randaugment import (
     DSSLRandAugment,
     FixMatchRandAugment,
-    OneOf,
     randaugment_dssl,
     randaugment_fixmatch,
     run_op,
