@@ -86,8 +86,11 @@ class SACC(Method):
         },
         # The shared CPU recipe with the paper's optimiser: Adam, lr not scaled with the batch, wd 0, the
         # recipe's warm-up + cosine. The views keep their SACC policies (``aug`` drops the recipe's
-        # ``standard`` role, which SACC does not have).
-        "quick": quick(optimizer="adam", lr=1e-3, lr_scaling="none", weight_decay=0.0, aug={},
+        # ``standard`` role, which SACC does not have). lr checked on digits (20 epochs, clusters of all
+        # 1,797 images; NMI / ACC for seeds 0-2): 3e-4 0.49/0.53, 0.45/0.46 (seeds 0-1); 1e-3 0.57/0.58,
+        # 0.60/0.67, 0.61/0.65; 3e-3 0.61/0.67, 0.66/0.72, 0.68/0.73; 1e-2 0.63/0.70, 0.53/0.53 (seeds
+        # 0-1). kNN top-1 on the test split was 0.76-0.86 throughout. Not a full search.
+        "quick": quick(optimizer="adam", lr=3e-3, lr_scaling="none", weight_decay=0.0, aug={},
                        method={"num_clusters": 10, "proj_dim": 128}),
     }
 
