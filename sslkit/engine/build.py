@@ -40,7 +40,7 @@ def build_backbone(name: str, in_channels: int, image_size: int, options: dict[s
 def build_method(method_cls: type, backbone: torch.nn.Module, options: dict[str, Any]) -> Method:
     try:
         return method_cls(backbone, **options)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:  # ValueError: a method's check of its hyper-parameters
         raise SSLKitError(f"method options {options}: {error}") from error
 
 
