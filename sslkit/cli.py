@@ -63,7 +63,7 @@ def pretrain(
     out_dir: Annotated[str, typer.Option("--out", help="Parent folder of run directories.")] = "runs",
     name: Annotated[str | None, typer.Option(help="Run directory name (default method-dataset-time).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue this run directory from its last checkpoint.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed (identical results on CPU).")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Random seed; default: the preset's, else 0.")] = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")] = "auto",
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the backbone (slow first step).")] = False,
     knn_every: Annotated[int | None, typer.Option(help="Run the kNN monitor every N epochs (0: off).")] = None,

@@ -191,7 +191,10 @@ def resolve(
     for layer in layers:
         method_options.update(layer.pop("method", {}) or {})
         method_options.update(layer.pop("method_options", {}) or {})
-        aug.update(layer.pop("aug", {}) or {})  # per role: --aug heavy=... keeps the preset's other roles
+        for key, spec in (layer.pop("aug", {}) or {}).items():  # per role: --aug heavy=... keeps the others
+            if "." not in key:  # ROLE=... replaces earlier ROLE.N=... of the same role
+                aug = {k: v for k, v in aug.items() if not k.startswith(key + ".")}
+            aug[key] = spec
         values.update(layer)
     for key, value in (sets or {}).items():
         (values if key in FIELDS else method_options)[key] = value

@@ -61,3 +61,22 @@ def test_config_round_trips_through_a_run_file(tmp_path) -> None:
     path = tmp_path / "config.json"
     path.write_text(json.dumps({"config": cfg.to_dict()}))
     assert PretrainConfig(**load_config_file(path)) == cfg
+
+
+def test_aug_of_a_whole_role_replaces_the_presets_per_view_policies() -> None:
+    from sslkit.methods.byol import BYOL
+
+    paper = resolve("byol", "digits", BYOL, preset="paper")
+    assert paper.aug == {"standard.1": "byol-1:blur_p=0", "standard.2": "byol-2:blur_p=0"}
+    one_view = resolve("byol", "digits", BYOL, preset="paper", flags={"aug": {"standard.2": "weak"}})
+    assert one_view.aug == {"standard.1": "byol-1:blur_p=0", "standard.2": "weak"}
+    whole_role = resolve("byol", "digits", BYOL, preset="paper", flags={"aug": {"standard": "simclr"}})
+    assert whole_role.aug == {"standard": "simclr"}
+
+
+def test_a_preset_seed_is_kept_unless_a_seed_is_given() -> None:
+    from sslkit.methods.sacc import SACC
+
+    assert resolve("sacc", "digits", SACC, preset="paper").seed == 42
+    assert resolve("sacc", "digits", SACC, preset="paper", flags={"seed": None}).seed == 42
+    assert resolve("sacc", "digits", SACC, preset="paper", flags={"seed": 3}).seed == 3

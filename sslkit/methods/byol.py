@@ -5,9 +5,8 @@ other view; the target is an EMA of the online backbone and projector whose mome
 cosine schedule from ``tau_base`` to 1. ``L = l(q1, sg z'2) + l(q2, sg z'1)`` with ``l = 2 - 2cos``,
 summed over both directions (METHODS.md §3.3). ``loss="cosine"`` and ``tau_schedule="constant"``
 give the released DSSL-BYOL code's variant instead (§4.2: ``1/2 D + 1/2 D`` with the negative
-cosine ``D``, a constant momentum applied after every step). The paper's two asymmetric view policies (blur 1.0 /
-0.1, solarize 0 / 0.2) arrive with the ``byol-1`` / ``byol-2`` policies; until then both views use
-the ``simclr`` policy.
+cosine ``D``, a constant momentum applied after every step). The two views have the paper's
+asymmetric policies, ``byol-1`` (blur 1.0, no solarize) and ``byol-2`` (blur 0.1, solarize 0.2).
 """
 
 from __future__ import annotations
@@ -25,15 +24,16 @@ from sslkit.models.heads import mlp
 class BYOL(PairwiseMethod):
     """BYOL: online predictor regresses an EMA target's projection, no negatives (Grill et al. 2020)."""
 
-    views = (ViewSpec("standard", count=2, policy="simclr"),)
+    views = (ViewSpec("standard", count=2, policy=("byol-1", "byol-2")),)
     presets = {
         # CIFAR recipe of solo-learn (METHODS.md §3.3): ResNet-18, projector 4096 -> 256, predictor
         # hidden 4096, tau 0.99 -> 1 (cosine), LARS lr 1.0, wd 1e-5, B=256, 1000 epochs (92.58% online
-        # linear). NOT the paper's optimiser: sslkit has no LARS yet, so this is SGD; expect re-tuning.
+        # linear), "asymmetric" CIFAR augmentations (§1.1: BYOL's two views without blur).
+        # NOT the paper's optimiser: sslkit has no LARS yet, so this is SGD; expect re-tuning.
         "paper": {
             "backbone": "resnet18", "epochs": 1000, "batch_size": 256, "lr": 1.0,
             "weight_decay": 1e-5, "optimizer": "sgd", "momentum": 0.9, "warmup_epochs": 10,
-            "aug": {"standard": "simclr:scale_min=0.08,saturation=0.2"},
+            "aug": {"standard.1": "byol-1:blur_p=0", "standard.2": "byol-2:blur_p=0"},
             "method": {"proj_hidden_dim": 4096, "proj_dim": 256, "pred_hidden_dim": 4096, "tau_base": 0.99},
         },
         # A CPU recipe in the shape of SimSiam's quick preset (not tuned for BYOL).
