@@ -89,13 +89,6 @@ class RSABYOL(PairwiseMethod):
         self.projector = mlp(backbone.num_features, proj_hidden_dim, proj_dim, bias=False)
         self.predictor = mlp(proj_dim, pred_hidden_dim, proj_dim, bias=False)
         self.target = EMA([self.backbone, self.projector])  # frozen; not in param_groups, not exported
-        # The engine passes forward() the progress *before* a step (step / T) and after_step() the
-        # progress after it ((step + 1) / T); RSA's schedules use the incremented t (§5.1 step 2), i.e.
-        # one step more than forward() is given. That step, 1 / T, is learnt from the two calls and
-        # checkpointed, so a resumed run continues exactly.
-        self.register_buffer("step_progress", torch.zeros(()))
-        self._step: float | None = None  # host copy of step_progress: no device sync per step
-        self._last_progress: float | None = None
 
     def online(self, x: torch.Tensor) -> torch.Tensor:
         """``q(g(f(x)))``, the online prediction (BxD)."""
@@ -112,18 +105,16 @@ class RSABYOL(PairwiseMethod):
     def pair_loss(self, online: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return normalized_mse(online, target)  # 2 - 2<n(p), n(sg z)>, batch mean; target detached inside
 
-    def schedule_progress(self, progress: float) -> float:
-        """``t / T`` of the step being taken (the incremented t of §5.1) from the engine's ``step / T``."""
-        if self._step is None:
-            self._step = float(self.step_progress)
-        return min(1.0, progress + self._step)
-
     def forward(self, views: dict[str, list[torch.Tensor]], progress: float) -> StepOutput:
-        t = self.schedule_progress(progress)
-        tau, beta = cosine_tau(self.tau_base, t), rsa_beta(self.beta_base, t)
+        """One step; the schedules are evaluated at ``progress = t / T`` of the step being taken.
+
+        The code increments its 1-based ``t`` before computing them (§5.1 step 2); the engine's
+        ``progress`` counts completed steps, so the schedules here lag the code's by one step of T
+        (beta and tau differ by less than ``pi / (2T)`` of their range).
+        """
+        tau, beta = cosine_tau(self.tau_base, progress), rsa_beta(self.beta_base, progress)
         if self.training:  # §5.1 step 2: the target moves at the start of the step, before any pass
             self.target.update([self.backbone, self.projector], tau)
-            self._last_progress = progress
         w1, w2 = views["weak"]
         a1, a2 = views["aggressive"]
         u1, u2 = self.online(a1), self.online(a2)  # BxD each, aggressive views only
@@ -137,14 +128,4 @@ class RSABYOL(PairwiseMethod):
         return StepOutput(loss=loss, logs=logs, embeddings=z1)
 
     def after_step(self, progress: float) -> None:
-        """Learn the progress of one step (the target itself moves at the start of the next forward)."""
-        if self._last_progress is not None and progress > self._last_progress:
-            step = progress - self._last_progress
-            if self._step is None or abs(step - self._step) > 1e-12:  # once per run, up to rounding
-                self._step = step
-                self.step_progress.fill_(step)
-        self._last_progress = None
-
-    def _load_from_state_dict(self, *args, **kwargs) -> None:  # a loaded step replaces the host copy
-        super()._load_from_state_dict(*args, **kwargs)
-        self._step = None
+        """Nothing: RSA's target moves at the start of the next step, in :meth:`forward`."""
