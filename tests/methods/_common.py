@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 
@@ -12,10 +14,17 @@ def two_views(batch: int = 8) -> dict[str, list[torch.Tensor]]:
     return {"standard": [x + 0.1 * torch.randn(x.shape, generator=g), x.flip(-1)]}
 
 
-def losses_over_steps(model: torch.nn.Module, lr: float, steps: int = 15, batch: int = 16) -> list[float]:
-    """Train ``model`` with SGD on one fixed batch of two views; the loss after every step."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    views, losses = two_views(batch), []
+def losses_over_steps(model: torch.nn.Module, lr: float, steps: int = 15, batch: int = 16,
+                      views: dict[str, list[torch.Tensor]] | None = None,
+                      optimizer: type[torch.optim.Optimizer] | None = None) -> list[float]:
+    """Train ``model`` on one fixed batch of views (default: two views of ``batch`` images) with SGD
+    (momentum 0.9) or ``optimizer``; the loss after every step.
+
+    ``after_step`` is not called, so queues and EMA targets stay fixed and every step's loss is
+    measured against the same negatives and targets.
+    """
+    optimizer = (optimizer or functools.partial(torch.optim.SGD, momentum=0.9))(model.parameters(), lr=lr)
+    views, losses = views or two_views(batch), []
     for _ in range(steps):
         loss = model(views, 0.0).loss
         optimizer.zero_grad()

@@ -25,7 +25,7 @@ from sslkit.methods.mocov2 import MoCoV2
 from sslkit.methods.simclr import SimCLR
 from sslkit.methods.simsiam import SimSiam
 from sslkit.models.smallcnn import smallcnn
-from tests.methods._common import two_views
+from tests.methods._common import losses_over_steps, two_views
 
 OPTIONS = {  # tiny heads, so every test runs in well under a second
     DSSLSimSiam: {"proj_dim": 16, "pred_hidden_dim": 8},
@@ -242,13 +242,5 @@ def test_presets_resolve(cls: type, preset: str) -> None:
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_a_few_steps_lower_the_loss(cls: type) -> None:
-    model = make(cls)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    views, losses = four_views(8), []
-    for _ in range(10):  # no after_step: MoCo's queue and the EMA targets stay fixed
-        loss = model(views, 0.0).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = losses_over_steps(make(cls), lr=0.05, steps=10, views=four_views(8))
     assert sum(losses[-3:]) < sum(losses[:3]), losses

@@ -14,6 +14,7 @@ from sslkit import _registry
 from sslkit.config import resolve
 from sslkit.engine.trainer import pretrain
 from sslkit.runs import Run
+from tests.methods._common import losses_over_steps
 
 
 @pytest.mark.parametrize("name", _registry.names("methods"))
@@ -69,14 +70,6 @@ def test_a_few_optimisation_steps_on_digits_lower_the_loss(name: str) -> None:
     comps = build(cfg)
     images = comps.source.images[:32]
     views = comps.views(images, torch.Generator().manual_seed(0))
-    model = comps.model.train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    losses = []
-    for step in range(10):
-        out = model(views, step / 10)
-        optimizer.zero_grad()
-        out.loss.backward()
-        optimizer.step()
-        losses.append(out.loss.item())
+    losses = losses_over_steps(comps.model.train(), lr=0.05, steps=10, views=views)
     assert all(math.isfinite(v) for v in losses), losses
     assert sum(losses[-3:]) < sum(losses[:3]), f"{name}: {losses}"

@@ -12,6 +12,7 @@ from sslkit.config import resolve
 from sslkit.losses import infonce_queue, relation
 from sslkit.methods.ressl import ReSSL
 from sslkit.models.smallcnn import smallcnn
+from tests.methods._common import losses_over_steps
 
 
 def make(**kwargs) -> ReSSL:
@@ -99,13 +100,5 @@ def test_presets_resolve_and_a_few_steps_lower_the_loss() -> None:
         assert cfg.method_options["queue_size"] == 4096 and cfg.method_options["teacher_momentum"] == 0.99
         assert "standard" not in cfg.aug
     for predictor in (False, True):
-        model = make(predictor=predictor)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-        batch, losses = ressl_views(8), []
-        for step in range(10):
-            loss = model(batch, step / 10).loss
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+        losses = losses_over_steps(make(predictor=predictor), lr=0.05, steps=10, views=ressl_views(8))
         assert losses[-1] < losses[0]

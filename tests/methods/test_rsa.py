@@ -12,6 +12,7 @@ from sslkit.losses import normalized_mse
 from sslkit.methods.rsa import RSABYOL, rsa_beta
 from sslkit.models.ema import cosine_tau
 from sslkit.models.smallcnn import smallcnn
+from tests.methods._common import losses_over_steps
 
 
 def make(**kwargs) -> RSABYOL:
@@ -126,13 +127,5 @@ def test_presets_resolve_and_a_few_steps_lower_the_loss() -> None:
         assert cfg.method_options["tau_base"] == 0.99 and cfg.method_options["beta_base"] == 0.4
         assert "standard" not in cfg.aug
     assert resolve("rsa-byol", "cifar10", RSABYOL).backbone_options == {"zero_init_residual": True}
-    model = make()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    batch, losses = rsa_views(16), []
-    for _ in range(15):
-        loss = model(batch, 0.0).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = losses_over_steps(make(), lr=0.05, views=rsa_views(16))
     assert losses[-1] < losses[0]

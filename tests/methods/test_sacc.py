@@ -14,6 +14,7 @@ from sslkit.losses import cluster_contrastive, nt_xent
 from sslkit.methods.base import StepOutput
 from sslkit.methods.sacc import SACC, parse_pairs
 from sslkit.models.smallcnn import smallcnn
+from tests.methods._common import losses_over_steps
 
 
 def make(**kwargs) -> SACC:
@@ -155,13 +156,5 @@ def test_paper_preset_keeps_the_learning_rate_constant() -> None:
 
 
 def test_a_few_steps_lower_the_loss() -> None:
-    model = make()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    batch, losses = three_views(), []
-    for _ in range(8):
-        loss = model(batch, 0.0).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = losses_over_steps(make(), lr=1e-3, steps=8, views=three_views(), optimizer=torch.optim.Adam)
     assert losses[-1] < losses[0]
