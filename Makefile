@@ -50,7 +50,7 @@ bench: setup
 	$(PY) benchmarks/augment_throughput.py
 
 lint: setup
-	$(VENV)/bin/ruff check sslkit tests benchmarks
+	$(VENV)/bin/ruff check sslkit tests benchmarks plugins
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
