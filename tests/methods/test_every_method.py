@@ -73,3 +73,25 @@ def test_a_few_optimisation_steps_on_digits_lower_the_loss(name: str) -> None:
     losses = losses_over_steps(comps.model.train(), lr=0.05, steps=10, views=views)
     assert all(math.isfinite(v) for v in losses), losses
     assert sum(losses[-3:]) < sum(losses[:3]), f"{name}: {losses}"
+
+
+@pytest.mark.parametrize("name", _registry.names("methods"))
+def test_gradients_reach_exactly_the_optimised_parameters(name: str) -> None:
+    """param_groups() holds every trainable parameter once; one backward pass reaches all of them and
+    nothing frozen (EMA targets, teachers, key encoders stay out of the optimizer and the graph)."""
+    from sslkit.engine.build import build
+
+    method_cls = _registry.load("methods", name)
+    cfg = resolve(name, "digits", method_cls, preset="quick", sets={"backbone_options": {"width": 4}, "knn_every": 0})
+    torch.manual_seed(0)
+    comps = build(cfg)
+    model = comps.model.train()
+    grouped = [p for group in model.param_groups() for p in group["params"]]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert len({id(p) for p in grouped}) == len(grouped), "a parameter is in two groups"
+    assert {id(p) for p in grouped} == {id(p) for p in trainable}
+    views = comps.views(comps.source.images[:16], torch.Generator().manual_seed(0))
+    model(views, 0.0).loss.backward()
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert [names[id(p)] for p in trainable if p.grad is None] == []
+    assert [n for n, p in model.named_parameters() if not p.requires_grad and p.grad is not None] == []
