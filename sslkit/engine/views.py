@@ -42,11 +42,30 @@ def _ordered(specs: tuple[ViewSpec, ...]) -> list[ViewSpec]:
     return order
 
 
+def _view_size(options: dict[str, Any], size: int, view: str) -> int:
+    """Pop a view's own ``size`` (pixels) or ``size_ratio`` (of ``size``) from its policy options."""
+    if "size" in options and "size_ratio" in options:
+        raise SSLKitError(f"view {view}: give size or size_ratio, not both")
+    if "size_ratio" in options:
+        ratio = options.pop("size_ratio")
+        if not (isinstance(ratio, (int, float)) and 0 < ratio <= 1):
+            raise SSLKitError(f"view {view}: size_ratio must be in (0, 1], got {ratio!r}")
+        return max(1, round(size * ratio))
+    if "size" in options:
+        value = options.pop("size")
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            raise SSLKitError(f"view {view}: size must be a positive number of pixels, got {value!r}")
+        return value
+    return size
+
+
 class ViewMaker:
     """Builds ``dict[role, list[Tensor]]`` from uint8 batches with one policy per view.
 
     ``overrides`` maps ``ROLE`` (every view of the role) or ``ROLE.N`` (its N-th view, from 1) to a
-    policy spec ``NAME[:k=v,...]``; the more specific key wins, then the role's own default.
+    policy spec ``NAME[:k=v,...]``; the more specific key wins, then the role's own default. Any
+    view's options may also give its own output side, ``size`` in pixels or ``size_ratio`` of the
+    run's image size (multi-crop: ReSSL's five student crops of 224, 192, ..., 96 px).
     """
 
     def __init__(self, specs: tuple[ViewSpec, ...], size: int, channels: int,
@@ -71,8 +90,9 @@ class ViewMaker:
                 text = name + (f":{shown}" if shown else "")
                 if text not in built:
                     factory = _registry.load("augmentations", name)
+                    view_size = _view_size(options, size, f"{spec.role}.{i}")
                     try:
-                        built[text] = factory(size=size, channels=channels, **options)
+                        built[text] = factory(size=view_size, channels=channels, **options)
                     except TypeError as error:
                         raise SSLKitError(f"augmentation {name!r} for role {spec.role!r}: {error}") from error
                 self.policies.setdefault(spec.role, []).append(built[text])

@@ -68,3 +68,12 @@ def test_aug_override_of_one_view_wins_over_the_role_override() -> None:
 def test_a_per_view_policy_tuple_must_match_the_count() -> None:
     with pytest.raises(ValueError, match="exactly 2"):
         ViewSpec("standard", 2, ("simclr", "weak", "weak")).per_view()
+
+
+def test_a_view_can_have_its_own_output_size() -> None:
+    spec = ViewSpec("crops", 3, "weak", ({}, {"size_ratio": 0.5}, {"size": 6}))
+    maker = ViewMaker((spec,), 16, 1, (0.5,), (0.25,))
+    views = maker(torch.randint(0, 256, (2, 1, 20, 20), dtype=torch.uint8), torch.Generator().manual_seed(0))
+    assert [v.shape[-1] for v in views["crops"]] == [16, 8, 6]
+    with pytest.raises(SSLKitError, match="size_ratio"):
+        ViewMaker((spec,), 16, 1, (0.5,), (0.25,), {"crops.2": "weak:size_ratio=2"})

@@ -102,3 +102,27 @@ def test_presets_resolve_and_a_few_steps_lower_the_loss() -> None:
     for predictor in (False, True):
         losses = losses_over_steps(make(predictor=predictor), lr=0.05, steps=10, views=ressl_views(8))
         assert losses[-1] < losses[0]
+
+
+def test_multi_crop_declares_five_student_crops_of_the_released_sizes() -> None:
+    from sslkit.engine.views import ViewMaker
+    from sslkit.methods.ressl import ReSSLMultiCrop
+
+    maker = ViewMaker(ReSSLMultiCrop.views, 32, 1, (0.5,), (0.25,))
+    views = maker(torch.randint(0, 256, (4, 1, 32, 32), dtype=torch.uint8), torch.Generator().manual_seed(0))
+    assert [v.shape[-1] for v in views["student"]] == [32, 27, 23, 18, 14]  # 224..96 px of 224, at 32 px
+    assert [v.shape[-1] for v in views["teacher"]] == [32]
+    assert [p.ops[0].scale for p in maker.policies["student"]][-1] == pytest.approx((0.086, 0.429))
+
+
+def test_multi_crop_loss_is_the_mean_over_crops_of_the_relation_loss() -> None:
+    from sslkit.methods.ressl import ReSSLMultiCrop
+
+    torch.manual_seed(0)
+    model = ReSSLMultiCrop(smallcnn(1, 16, width=4), proj_hidden_dim=16, proj_dim=8, queue_size=32)
+    g = torch.Generator().manual_seed(2)
+    crops = [torch.randn(8, 1, side, side, generator=g) for side in (16, 14, 12, 10, 8)]
+    out = model({"student": crops, "teacher": [torch.randn(8, 1, 16, 16, generator=g)]}, 0.0)
+    z_t = model._keys
+    expected = sum(relation(model.student(x), z_t, model.queue.read(), 0.1, 0.04) for x in crops) / 5
+    assert torch.allclose(out.loss, expected, atol=1e-5)
