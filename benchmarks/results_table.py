@@ -47,6 +47,7 @@ ROWS: list[tuple[str, str, list[str]]] = [
     ("dssl-barlowtwins", "dssl-barlowtwins", []),
     ("rsa-byol", "rsa-byol", []),
     ("ressl", "ressl", []),
+    ("ressl-multicrop", "ressl-multicrop", []),
     ("sacc", "sacc", []),
     ("lewel-byol", "lewel-byol", []),
     ("vicreg (plugin)", "vicreg", []),
