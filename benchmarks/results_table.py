@@ -6,12 +6,13 @@ this machine, then ``sslkit eval RUN DATASET --protocol knn`` on the test split 
 the best epoch). The budget is turned into steps once per method by a short calibration run, all
 calibrations side by side in this process's run, so a method that is twice as slow per step gets
 half the steps; the exact ``--steps`` of every row is printed with its command, so any row can be
-re-run alone. With ``--jobs 2 --threads 1`` two rows run side by side on one core each, and the
-calibrations run the same way, so every method is measured under the conditions it trains in.
+re-run alone (with ``--seed N`` for the other seeds: every seed of a row trains the same steps).
+With ``--jobs 2 --threads 1`` two rows run side by side on one core each, and the calibrations run
+the same way, so every method is measured under the conditions it trains in.
 Usage::
 
-    python benchmarks/results_table.py fashion-mnist --budget 150 --jobs 2 --threads 1   # all rows
-    python benchmarks/results_table.py fashion-mnist --budget 150 --only simsiam,dssl-simsiam
+    python benchmarks/results_table.py fashion-mnist --budget 180 --jobs 2 --threads 1   # all rows
+    python benchmarks/results_table.py fashion-mnist --budget 180 --only simsiam,dssl-simsiam --seeds 0,1,2
 
 Results accumulate in ``RUNS/results.json`` (a finished row is not re-run; ``--fresh`` starts over)
 and the markdown table is printed and written to ``--markdown``.
@@ -25,6 +26,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -85,15 +87,35 @@ def steps_per_second(label: str, method: str, extra: list[str], dataset: str, ru
     return statistics.median(speeds) / batch
 
 
-def markdown(results: dict, dataset: str, budget: float) -> str:
-    lines = ["| method | kNN top-1 (%) | steps (epochs) | `pretrain` wall time | command |",
-             "|---|---|---|---|---|"]
+def knn_summary(seeds: dict[str, dict]) -> str:
+    """``83.24`` for one seed, ``82.58 ± 0.16`` (mean ± std) for several."""
+    values = [100 * run["knn_top1"] for run in seeds.values()]
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def markdown(results: dict, floors: dict | None) -> str:
+    """The table: floors first (when given), then one row per method with its seed-0 command."""
+    lines = ["| method | kNN top-1 (%) | seeds | vs random init | steps (epochs) | `pretrain` wall time | command |",
+             "|---|---|---|---|---|---|---|"]
+    random_init = None
+    if floors:
+        random_init = 100 * floors["random_init"]
+        lines.append(f"| *floor: raw pixels, standardised* | *{100 * floors['raw_pixels']:.2f}* | | | | | "
+                     f"`python benchmarks/knn_floors.py {floors['dataset']} --backbone {floors['backbone']} "
+                     f"--backbone-options '{json.dumps(floors['backbone_options'])}'` |")
+        lines.append(f"| *floor: the same CNN at random init* | *{random_init:.2f}* | "
+                     f"{len(floors['random_init_seeds'])} | | | | the same command |")
     for label, _, _ in ROWS:
         r = results.get(label)
-        if r is None:
+        if r is None or not r["seeds"]:
             continue
-        lines.append(f"| {label} | **{100 * r['knn_top1']:.2f}** | {r['steps']} ({r['epochs']:.1f}) | "
-                     f"{r['train_seconds']:.0f} s | `{r['command']}` |")
+        mean = statistics.mean(100 * run["knn_top1"] for run in r["seeds"].values())
+        versus = f"{mean - random_init:+.2f}" if random_init is not None else ""
+        wall = statistics.median(run["train_seconds"] for run in r["seeds"].values() if run["train_seconds"])
+        lines.append(f"| {label} | **{knn_summary(r['seeds'])}** | {','.join(sorted(r['seeds']))} | {versus} | "
+                     f"{r['steps']} ({r['epochs']:.1f}) | {wall:.0f} s | `{r['command']}` |")
     return "\n".join(lines) + "\n"
 
 
@@ -102,8 +124,10 @@ def main() -> None:
     parser.add_argument("dataset")
     parser.add_argument("--budget", type=float, default=120, help="training seconds per method")
     parser.add_argument("--only", help="comma-separated row labels or method names")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds to train each row with")
     parser.add_argument("--runs", type=Path, default=Path("runs/results"))
     parser.add_argument("--markdown", type=Path, help="also write the table here")
+    parser.add_argument("--floors", type=Path, help="JSON printed by benchmarks/knn_floors.py, shown first")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument("--jobs", type=int, default=1, help="rows trained side by side")
     parser.add_argument("--threads", type=int, help="torch threads per row (OMP_NUM_THREADS)")
@@ -114,36 +138,46 @@ def main() -> None:
     if args.only:
         wanted = {w.strip() for w in args.only.split(",")}
         rows = [r for r in rows if r[0] in wanted or r[1] in wanted]
+    seeds = [int(s) for s in args.seeds.split(",")]
     args.runs.mkdir(parents=True, exist_ok=True)
     store = args.runs / "results.json"
     results = {} if args.fresh or not store.exists() else json.loads(store.read_text())
+    lock = threading.Lock()
 
-    todo = [r for r in rows if r[0] not in results]
+    # the budget becomes steps once per row: every seed of a row trains the same number of steps
+    uncalibrated = [r for r in rows if r[0] not in results]
     with ThreadPoolExecutor(args.jobs) as pool:
-        speeds = dict(zip([r[0] for r in todo], pool.map(
-            lambda r: steps_per_second(*r, args.dataset, args.runs, args.threads), todo), strict=True))
+        speeds = pool.map(lambda r: steps_per_second(*r, args.dataset, args.runs, args.threads), uncalibrated)
+        for (label, method, extra), speed in zip(uncalibrated, speeds, strict=True):
+            steps = max(1, round(args.budget * speed))
+            command = ["sslkit", "pretrain", method, args.dataset, "--preset", "quick", "--steps", str(steps),
+                       "--set", "knn_every=0", "--out", str(args.runs), "--name", slug(label), *extra]
+            results[label] = {"method": method, "steps": steps, "calibrated_steps_per_s": speed,
+                              "threads": args.threads, "jobs": args.jobs, "command": " ".join(command), "seeds": {}}
 
-    def train(row: tuple[str, str, list[str]]) -> None:
-        label, method, extra = row
-        steps = max(1, round(args.budget * speeds[label]))
-        name = slug(label)
-        cmd = ["sslkit", "pretrain", method, args.dataset, "--preset", "quick", "--steps", str(steps),
-               "--set", "knn_every=0", "--out", str(args.runs), "--name", name, *extra]
+    def train(job: tuple[tuple[str, str, list[str]], int]) -> None:
+        (label, method, extra), seed = job
+        row = results[label]
+        name = slug(label) + (f"-seed{seed}" if seed else "")
+        cmd = ["pretrain", method, args.dataset, "--preset", "quick", "--steps", str(row["steps"]),
+               "--seed", str(seed), "--set", "knn_every=0", "--out", str(args.runs), "--name", name, *extra]
         log = args.runs / f"{name}.log"
-        train_seconds = run([*SSLKIT, *cmd[1:]], log, args.threads)
+        train_seconds = run([*SSLKIT, *cmd], log, args.threads)
         run([*SSLKIT, "eval", str(args.runs / name), args.dataset, "--protocol", "knn"], log, args.threads)
         knn = json.loads((args.runs / name / "eval" / "knn.json").read_text())
         config = json.loads((args.runs / name / "config.json").read_text())
-        results[label] = {"method": method, "steps": steps, "epochs": config["derived"]["epochs"],
-                          "calibrated_steps_per_s": speeds[label], "train_seconds": train_seconds,
-                          "threads": args.threads, "jobs": args.jobs,
-                          "knn_top1": knn["top1"], "command": " ".join(cmd)}
-        store.write_text(json.dumps(results, indent=2))
-        print(f"{label}: kNN {100 * knn['top1']:.2f}% after {steps} steps ({train_seconds:.0f} s)", flush=True)
+        with lock:
+            row["epochs"] = config["derived"]["epochs"]
+            row["seeds"][str(seed)] = {"knn_top1": knn["top1"], "train_seconds": train_seconds}
+            store.write_text(json.dumps(results, indent=2))
+        print(f"{label} (seed {seed}): kNN {100 * knn['top1']:.2f}% after {row['steps']} steps "
+              f"({train_seconds:.0f} s)", flush=True)
 
+    jobs = [(r, seed) for seed in seeds for r in rows if str(seed) not in results[r[0]]["seeds"]]
     with ThreadPoolExecutor(args.jobs) as pool:
-        list(pool.map(train, todo))
-    table = markdown(results, args.dataset, args.budget)
+        list(pool.map(train, jobs))
+    floors = json.loads(args.floors.read_text()) if args.floors else None
+    table = markdown(results, floors)
     print(table)
     if args.markdown:
         args.markdown.write_text(table)
