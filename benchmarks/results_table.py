@@ -168,7 +168,7 @@ def main() -> None:
         config = json.loads((args.runs / name / "config.json").read_text())
         with lock:
             row["epochs"] = config["derived"]["epochs"]
-            row["seeds"][str(seed)] = {"knn_top1": knn["top1"], "train_seconds": train_seconds}
+            row["seeds"][str(seed)] = {"knn_top1": knn["metrics"]["top1"], "train_seconds": train_seconds}
             store.write_text(json.dumps(results, indent=2))
         print(f"{label} (seed {seed}): kNN {100 * knn['top1']:.2f}% after {row['steps']} steps "
               f"({train_seconds:.0f} s)", flush=True)

@@ -100,13 +100,72 @@ def pretrain(
         run_pretrain(cfg)
 
 
+_EVAL_OPTIONS = "Protocol options (each protocol takes its own; see `sslkit eval --help`)"
+
+
+def _protocol_options(**given: object) -> dict[str, object]:
+    """The protocol options the user set (None = the protocol's default)."""
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def _print_result(result: dict) -> None:
+    from rich.table import Table
+
+    seeds = result["seeds"]
+    title = f"{result['name']}: {result['dataset']} ({result['split']} split, {result['images'][result['split']]} " \
+            f"images, {len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    table.add_column("mean ± std (%)" if len(seeds) > 1 else "value (%)", justify="right")
+    if len(seeds) > 1:
+        table.add_column("per seed (%)", justify="right")
+    for key, mean in result["metrics"].items():
+        value = f"{100 * mean:.2f}" + (f" ± {100 * result['std'][key]:.2f}" if len(seeds) > 1 else "")
+        cells = [key, f"[bold]{value}[/]"]
+        if len(seeds) > 1:
+            cells.append("  ".join(f"{100 * row[key]:.2f}" for row in result["per_seed"]))
+        table.add_row(*cells)
+    out.print(table)
+    for note in result.get("adaptation", []):
+        out.print(f"[yellow]adaptation:[/] {note}")
+    if "note" in result:
+        out.print(f"note: {result['note']}")
+    if "path" in result:
+        out.print(f"-> {result['path']}")
+
+
 @app.command("eval")
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory or export directory.")],
-    dataset: Annotated[str, typer.Argument(help="Dataset to evaluate on (its train split is the kNN bank).")],
-    protocol: Annotated[str, typer.Option(help="knn (linear, finetune and cluster come next).")] = "knn",
-    k: Annotated[int, typer.Option(help="kNN neighbours.")] = 200,
-    temperature: Annotated[float, typer.Option("--t", help="kNN temperature.")] = 0.1,
+    dataset: Annotated[str, typer.Argument(help="Dataset to evaluate on (its train split trains the probe / is "
+                                                "the kNN bank).")],
+    protocol: Annotated[str, typer.Option(help="knn, linear, finetune or cluster.")] = "knn",
+    seeds: Annotated[int, typer.Option(help="Repeat with seeds SEED..SEED+N-1; report mean ± std.")] = 1,
+    seed: Annotated[int, typer.Option(help="First seed.")] = 0,
+    split: Annotated[str, typer.Option(help="Split the numbers are reported on.")] = "test",
+    k: Annotated[int | None, typer.Option(help="knn: neighbours (200).", rich_help_panel=_EVAL_OPTIONS)] = None,
+    temperature: Annotated[float | None, typer.Option("--t", help="knn: temperature (0.1).",
+                                                      rich_help_panel=_EVAL_OPTIONS)] = None,
+    recipe: Annotated[str | None, typer.Option(help="linear: fast (cached features, seconds) or paper "
+                                                    "(METHODS.md §2.1: augmented, lr 30, 100 epochs).",
+                                               rich_help_panel=_EVAL_OPTIONS)] = None,
+    fraction: Annotated[float | None, typer.Option(help="finetune: labelled fraction, stratified (0.1).",
+                                                   rich_help_panel=_EVAL_OPTIONS)] = None,
+    epochs: Annotated[int | None, typer.Option(help="linear/finetune: epochs (milestones scale with them).",
+                                               rich_help_panel=_EVAL_OPTIONS)] = None,
+    lr: Annotated[float | None, typer.Option(help="linear: learning rate.", rich_help_panel=_EVAL_OPTIONS)] = None,
+    backbone_lr: Annotated[float | None, typer.Option(help="finetune: backbone learning rate.",
+                                                      rich_help_panel=_EVAL_OPTIONS)] = None,
+    head_lr: Annotated[float | None, typer.Option(help="finetune: classifier learning rate.",
+                                                  rich_help_panel=_EVAL_OPTIONS)] = None,
+    train_batch_size: Annotated[int | None, typer.Option(help="linear/finetune: training batch size.",
+                                                         rich_help_panel=_EVAL_OPTIONS)] = None,
+    cluster_source: Annotated[str | None, typer.Option(help="cluster: auto, head (the method's cluster head) or "
+                                                            "kmeans.", rich_help_panel=_EVAL_OPTIONS)] = None,
+    labels: Annotated[str | None, typer.Option(help="cluster: auto (CIFAR-100 -> 20 superclasses), fine or coarse.",
+                                               rich_help_panel=_EVAL_OPTIONS)] = None,
+    on: Annotated[str | None, typer.Option(help="cluster: train+test (the CC protocol), train or test.",
+                                           rich_help_panel=_EVAL_OPTIONS)] = None,
     data_dir: Annotated[str | None, typer.Option(help="Where to look for the dataset first.")] = None,
     batch_size: Annotated[int, typer.Option(help="Feature-extraction batch size.")] = 512,
 ) -> None:
@@ -114,22 +173,39 @@ def evaluate(
     with user_errors():
         from sslkit.evaluate.protocols import evaluate as run_eval
 
-        result = run_eval(run, dataset, protocol=protocol, k=k, temperature=temperature, data_dir=data_dir,
-                          batch_size=batch_size, progress=True)
-        out.print(f"{protocol} top-1 on {dataset} ({result['split']} split, {result['queries']} images): "
-                  f"[bold]{100 * result['top1']:.2f}%[/]  -> {result['path']}")
+        options = _protocol_options(k=k, temperature=temperature, recipe=recipe, fraction=fraction, epochs=epochs,
+                                    lr=lr, backbone_lr=backbone_lr, head_lr=head_lr, batch_size=train_batch_size,
+                                    source=cluster_source, labels=labels, on=on)
+        result = run_eval(run, dataset, protocol=protocol, seeds=seeds, seed=seed, split=split, data_dir=data_dir,
+                          batch_size=batch_size, progress=True, **options)
+        _print_result(result)
 
 
 @app.command()
 def transfer(
     run: Annotated[Path, typer.Argument(help="Run directory or export directory.")],
-    dataset: Annotated[str, typer.Argument(help="Target dataset.")],
-    mode: Annotated[str, typer.Option(help="linear or finetune.")] = "linear",
+    dataset: Annotated[str, typer.Argument(help="Target dataset (another one than the pretraining's).")],
+    mode: Annotated[str, typer.Option(help="linear (frozen backbone) or finetune (all weights).")] = "linear",
+    seeds: Annotated[int, typer.Option(help="Repeat with seeds SEED..SEED+N-1; report mean ± std.")] = 1,
+    seed: Annotated[int, typer.Option(help="First seed.")] = 0,
+    recipe: Annotated[str | None, typer.Option(help="linear: fast or paper.")] = None,
+    fraction: Annotated[float | None, typer.Option(help="finetune: labelled fraction (1.0).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs of the probe / fine-tuning.")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="Where to look for the dataset first.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Feature-extraction batch size.")] = 512,
 ) -> None:
-    """Evaluate a backbone pretrained on one dataset on another (not yet available)."""
+    """Evaluate a backbone pretrained on one dataset on another; resizes and converts channels, and says so."""
     with user_errors():
-        raise SSLKitError("`sslkit transfer` is not yet available in this version; use `sslkit eval RUN DATASET "
-                          "--protocol knn` on the target dataset meanwhile")
+        from sslkit.evaluate.protocols import transfer as run_transfer
+
+        options = _protocol_options(recipe=recipe, fraction=fraction, epochs=epochs)
+        if mode == "linear" and fraction is not None:
+            raise SSLKitError("--fraction is for --mode finetune")
+        if mode == "finetune" and recipe is not None:
+            raise SSLKitError("--recipe is for --mode linear")
+        result = run_transfer(run, dataset, mode, seeds=seeds, seed=seed, data_dir=data_dir, batch_size=batch_size,
+                              progress=True, **options)
+        _print_result(result)
 
 
 @app.command()

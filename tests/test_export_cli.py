@@ -26,7 +26,7 @@ def test_pretrain_eval_export_from_the_cli(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", str(run), "digits", "--protocol", "knn", "--k", "20"])
     assert result.exit_code == 0, result.output
     record = json.loads((run / "eval" / "knn.json").read_text())
-    assert record["k"] == 20 and 0.0 <= record["top1"] <= 1.0 and record["queries"] > 0
+    assert record["options"] == {"k": 20} and 0.0 <= record["metrics"]["top1"] <= 1.0 and record["images"]["test"] > 0
 
     result = runner.invoke(app, ["export", str(run), "--safetensors"])
     assert result.exit_code == 0, result.output

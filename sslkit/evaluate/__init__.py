@@ -1,1 +1,1 @@
-"""Evaluation protocols: knn (linear, finetune and cluster follow)."""
+"""Evaluation protocols: knn, linear, finetune, cluster (``sslkit eval``) and transfer (``sslkit transfer``)."""
