@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from sslkit.augment._random import bernoulli, check_probability, uniform
+from sslkit.augment._random import bernoulli, check_probability, rand, uniform
 from sslkit.augment.base import Op, RandomApplyOp
 
 # ITU-R 601-2 luma weights, as torchvision's rgb_to_grayscale.
@@ -137,7 +137,7 @@ class ColorJitter(Op):
         """Draw ``apply`` (bool), ``order`` (``(B, 4)`` permutations) and one factor per enabled op."""
         n, dev = x.shape[0], x.device
         params = {"apply": bernoulli(n, self.p, generator, dev),
-                  "order": torch.rand(n, 4, generator=generator).argsort(dim=1).to(dev)}
+                  "order": rand(n, 4, generator=generator).argsort(dim=1).to(dev)}
         for name in self._NAMES:
             rng = getattr(self, name)
             if rng is not None:

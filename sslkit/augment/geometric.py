@@ -14,6 +14,7 @@ import math
 
 import torch
 
+from sslkit.augment._random import rand
 from sslkit.augment.base import Op, RandomApplyOp
 
 _TRIES = 10
@@ -102,7 +103,7 @@ class RandomResizedCrop(Op):
     def sample(self, x: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
         """Draw ``top``, ``left``, ``height``, ``width`` (int64, ``(B,)``) per sample."""
         b, _, h, w = x.shape
-        u = torch.rand(b, _TRIES, 4, generator=generator, dtype=torch.float64)
+        u = rand(b, _TRIES, 4, generator=generator, dtype=torch.float64)
         area = h * w * (self.scale[0] + (self.scale[1] - self.scale[0]) * u[..., 0])
         log_lo, log_hi = math.log(self.ratio[0]), math.log(self.ratio[1])
         aspect = torch.exp(log_lo + (log_hi - log_lo) * u[..., 1])

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from sslkit.augment._random import bernoulli, check_probability
+from sslkit.augment._random import bernoulli, check_probability, rand
 from sslkit.augment.base import Op, Policy
 from sslkit.augment.policies import _build, _check, _resolve
 from sslkit.errors import SSLKitError
@@ -88,7 +88,7 @@ class GridShuffle(Op):
         # identity keys, in a random order for uniform keys. Matching the two lists position by
         # position is a uniform random permutation within every group.
         slots = torch.argsort(groups * n + torch.arange(n))  # (T,)
-        keys = torch.rand(b, n, generator=generator)
+        keys = rand(b, n, generator=generator)
         order = torch.argsort(groups[None, :] + keys, dim=1)  # (B, T), keys in [0, 1)
         source = torch.empty(b, n, dtype=torch.int64).scatter_(1, slots.expand(b, n), order)
         apply = bernoulli(b, self.p, generator, torch.device("cpu"))

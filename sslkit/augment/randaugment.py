@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from sslkit.augment import enhance, pixel
-from sslkit.augment._random import check_probability
+from sslkit.augment._random import check_probability, rand, randint
 from sslkit.augment.affine import rotate_matrix, shear_matrix, translate_matrix, warp_nearest
 from sslkit.augment.base import Op, Policy
 from sslkit.augment.choice import OneOf
@@ -106,8 +106,8 @@ class _RandAugment(Op):
 
     def _draw_ops(self, b: int, n: int, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Op indices ``(B, N)`` with replacement, and random signs ``(B, N)`` (+-1, float64)."""
-        op = torch.randint(len(self.names), (b, n), generator=generator)
-        sign = torch.randint(2, (b, n), generator=generator).to(torch.float64).mul_(2).sub_(1)
+        op = randint(0, len(self.names), (b, n), generator=generator)
+        sign = randint(0, 2, (b, n), generator=generator).to(torch.float64).mul_(2).sub_(1)
         signed = torch.tensor([name in SIGNED for name in self.names])[op]
         return op, torch.where(signed, sign, torch.ones_like(sign))
 
@@ -175,7 +175,7 @@ class DSSLRandAugment(_RandAugment):
         b, _, h, w = x.shape
         op, sign = self._draw_ops(b, self.n, generator)
         mags = torch.tensor([self.magnitudes[name] for name in self.names], dtype=torch.float64)
-        u = torch.rand(2, b, self.n, generator=generator, dtype=torch.float64)
+        u = rand(2, b, self.n, generator=generator, dtype=torch.float64, batch_dim=1)
         params = {"op": op, "value": mags[op] * sign, "cx": w + (1 - w) * u[0], "cy": h + (1 - h) * u[1]}
         return {k: v.to(x.device) for k, v in params.items()}
 
@@ -218,8 +218,8 @@ class FixMatchRandAugment(_RandAugment):
         """Draw ``op``, ``level`` (int64), ``apply`` (bool) and ``value`` (float64), all ``(B, n)``."""
         b, _, h, w = x.shape
         op, sign = self._draw_ops(b, self.n, generator)
-        level = torch.randint(1, self.m, (b, self.n), generator=generator)
-        apply = torch.rand(b, self.n, generator=generator) < 0.5
+        level = randint(1, self.m, (b, self.n), generator=generator)
+        apply = rand(b, self.n, generator=generator) < 0.5
         value = torch.zeros(b, self.n, dtype=torch.float64)
         for k, name in enumerate(self.names):
             side = h if name == "TranslateY" else w
