@@ -16,8 +16,8 @@ Two recipes:
   per-step cosine decay to 0. Standardised inputs make one lr fit every backbone width; on
   random-init and trained features (64 to 512 wide) it matched or beat Adam (lr 1e-3 / 1e-2), and
   lr 0.1 to 1.0 gave the same accuracy, so the smaller one is the safe default. No augmentation, so
-  it is an approximation of the paper number, computed in seconds (60k x 512 features, 100 epochs:
-  about 11 s on one CPU thread).
+  it is an approximation of the paper number, computed in seconds once the features exist (60k x
+  512 features, 100 epochs: 11 to 18 s on one shared CPU thread).
 
 Both report ``train_top1``: the final head's accuracy on the un-augmented train split.
 
