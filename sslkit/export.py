@@ -2,23 +2,29 @@
 
 Weights keep torchvision's key names (no wrapper prefixes, no heads); ``config.json`` follows timm's
 layout with sslkit's own keys in one top-level ``"sslkit"`` block, from which :func:`load_backbone`
-rebuilds the module.
+rebuilds the module. With ``onnx=True`` the folder also holds ``model.onnx`` (see
+:mod:`sslkit.onnx_export`), whose check is recorded in ``sslkit.onnx``. The model card lists the run's
+evaluation results (METHODS.md §2 protocols, one row per metric, percent with the std over seeds).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from sslkit import __version__
 from sslkit.errors import SSLKitError
 
-WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "README.md"
+WEIGHTS, CONFIG, CARD, ONNX = "model.safetensors", "config.json", "README.md", "model.onnx"
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 _IMAGENET_MEAN, _IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 _TORCHVISION = ("resnet18", "resnet34", "resnet50")
@@ -135,7 +141,7 @@ import sslkit
 model = sslkit.load_backbone("path/to/this/folder")  # safetensors only; returns an eval-mode module
 ```
 
-{other}
+{other}{onnx}{evaluation}
 ## Training recipe
 
 ```json
@@ -144,7 +150,7 @@ model = sslkit.load_backbone("path/to/this/folder")  # safetensors only; returns
 """
 
 
-def _model_card(config: dict[str, Any], eval_results: dict[str, Any] | None) -> str:
+def _model_card(config: dict[str, Any], eval_results: Sequence[Mapping[str, Any]] | None) -> str:
     block, cfg, pre = config["sslkit"], config["sslkit"]["backbone"], config["pretrained_cfg"]
     name = cfg["backbone"]
     if name in _TORCHVISION and cfg.get("width") == 64:
@@ -161,26 +167,62 @@ def _model_card(config: dict[str, Any], eval_results: dict[str, Any] | None) -> 
         other += f"\n\n## Load with timm\n\n{timm}\n"
     else:
         other = f"torchvision and timm have no such architecture ({json.dumps(cfg)}): load it with sslkit.\n"
-    card = _CARD.format(
+    return _CARD.format(
         name=name, method=block["method"], dataset=block["dataset"], version=block["version"],
         epochs=block["epochs"], c=pre["input_size"][0], s=pre["input_size"][1], mean=pre["mean"],
         std=pre["std"], nf=config["num_features"], other=other,
+        onnx=_onnx_section(block["onnx"], pre, config["num_features"]) if block.get("onnx") else "",
+        evaluation=_evaluation_section(eval_results) if eval_results else "",
         recipe=json.dumps(block["recipe"], indent=2, default=str),
     )  # fmt: skip
-    if eval_results:
-        rows = "".join(f"| {k} | {v} |\n" for k, v in _flatten(eval_results).items())
-        card += f"\n## Evaluation\n\n| metric | value |\n|---|---|\n{rows}"
-    return card
 
 
-def _flatten(results: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in results.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = f"{value:.4g}" if isinstance(value, float) else value
-    return flat
+def _onnx_section(record: dict[str, Any], pre: dict[str, Any], num_features: int) -> str:
+    """The "Load with ONNX Runtime" section: a snippet that runs from the export folder, and the check."""
+    c, s = pre["input_size"][0], pre["input_size"][1]
+    snippet = (
+        "import numpy as np\nimport onnxruntime as ort\n\n"
+        f'session = ort.InferenceSession("{record["file"]}", providers=["CPUExecutionProvider"])\n'
+        f"mean = np.array({list(pre['mean'])}, dtype=np.float32).reshape(1, -1, 1, 1)\n"
+        f"std = np.array({list(pre['std'])}, dtype=np.float32).reshape(1, -1, 1, 1)\n"
+        f"images = np.random.rand(2, {c}, {s}, {s}).astype(np.float32)  # yours: in [0, 1], any batch size\n"
+        f'features = session.run(["{record["output"]}"], {{"{record["input"]}": (images - mean) / std}})[0]'
+        f"  # (2, {num_features})\n"
+    )
+    check = (
+        f"ONNX Runtime {record['onnxruntime']} matched PyTorch on a random batch of {record['check_batch']} "
+        f"(max abs difference {record['max_abs_diff']:.2g}, tolerance {record['tolerance']:.2g})."
+        if record.get("max_abs_diff") is not None
+        else "The ONNX graph was not checked against PyTorch."
+    )
+    return (
+        f"\n## Load with ONNX Runtime\n\n`{record['file']}` (opset {record['opset']}, {record['exporter']}) maps "
+        f"`{record['input']}` (batch, {c}, {s}, {s}) to `{record['output']}` (batch, {num_features}); the batch "
+        f"axis is dynamic. {check} Run from this folder:\n\n```python\n{snippet}```\n"
+    )
+
+
+_EVAL_COLUMNS = ("evaluation", "dataset", "metric", "value", "seeds")
+
+
+def _evaluation_section(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The evaluation table (one row per metric) and, for transfers, how the input was adapted."""
+    lines = ["| " + " | ".join(_EVAL_COLUMNS) + " |", "|" + "---|" * 3 + "---:|---:|"]
+    lines += ["| " + " | ".join(_cell(row.get(key)) for key in _EVAL_COLUMNS) + " |" for row in rows]
+    notes = {}
+    for row in rows:
+        if row.get("adaptation"):
+            notes[row["evaluation"]] = "; ".join(str(step) for step in row["adaptation"])
+    adaptation = "".join(f"- {name}: {how}\n" for name, how in notes.items())
+    return (
+        "\n## Evaluation\n\nValues are percent (mean ± sample std over the seeds when there are several; "
+        "METHODS.md §2 protocols).\n\n" + "\n".join(lines) + "\n"
+        + (f"\nInput adaptation:\n\n{adaptation}" if adaptation else "")
+    )
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value).replace("|", "\\|")
 
 
 def write_export(
@@ -188,10 +230,11 @@ def write_export(
     out_dir: Path,
     *,
     meta: dict[str, Any],
-    eval_results: dict[str, Any] | None = None,
+    eval_results: Sequence[Mapping[str, Any]] | None = None,
     overwrite: bool = False,
+    onnx: bool = False,
 ) -> Path:
-    """Write ``model.safetensors``, ``config.json`` and ``README.md`` for a backbone.
+    """Write ``model.safetensors``, ``config.json`` and ``README.md`` (and ``model.onnx``) for a backbone.
 
     Args:
         backbone: A backbone built by an ``sslkit.backbones`` factory (it carries ``sslkit_config``
@@ -200,14 +243,20 @@ def write_export(
         meta: ``method``, ``dataset``, ``epochs`` and ``recipe`` (the training config), and the
             dataset's ``mean``/``std`` (ImageNet's, or 0.5 for grayscale, when absent); optional
             ``interpolation`` and ``crop_pct``.
-        eval_results: Evaluation numbers for the model card (nested dicts are flattened).
-        overwrite: Replace the files of an existing, non-empty folder.
+        eval_results: Rows of the model card's evaluation table, as :func:`sslkit.runs.eval_results`
+            returns them: ``evaluation``, ``dataset``, ``metric``, ``value``, ``seeds`` (and optionally
+            ``adaptation``, a list of strings).
+        overwrite: Replace the files of an existing, non-empty folder (a stale ``model.onnx`` is
+            removed when ``onnx`` is false).
+        onnx: Also write ``model.onnx`` and check it against PyTorch with ONNX Runtime
+            (:func:`sslkit.onnx_export.export_onnx`); the check is recorded in ``sslkit.onnx``.
 
     Returns:
         ``out_dir``.
 
     Raises:
-        SSLKitError: ``out_dir`` exists with files and ``overwrite`` is false.
+        SSLKitError: ``out_dir`` exists with files and ``overwrite`` is false; the backbone is not an
+            sslkit backbone; ``onnx`` and the ONNX packages are missing, or the export or its check fails.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite and (not out_dir.is_dir() or any(out_dir.iterdir())):
@@ -219,13 +268,25 @@ def write_export(
     state = _clean_state_dict(backbone.state_dict())
     _assert_rebuildable(cfg, state)
     config = _timm_config(json.loads(json.dumps(cfg)), int(model.num_features), meta)
-    metadata = {key: str(config["sslkit"][key]) for key in ("method", "dataset", "epochs")}
-    metadata.update(format="pt", sslkit_version=__version__, backbone=json.dumps(cfg))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(out_dir / WEIGHTS), metadata=metadata)
-    (out_dir / CONFIG).write_text(json.dumps(config, indent=2, default=str) + "\n")
-    (out_dir / CARD).write_text(_model_card(config, eval_results))
+    with tempfile.TemporaryDirectory() as scratch:  # ONNX first: a failed export changes nothing
+        if onnx:
+            config["sslkit"]["onnx"] = _export_onnx(model, Path(scratch) / ONNX, cfg)
+        metadata = {key: str(config["sslkit"][key]) for key in ("method", "dataset", "epochs")}
+        metadata.update(format="pt", sslkit_version=__version__, backbone=json.dumps(cfg))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_file(state, str(out_dir / WEIGHTS), metadata=metadata)
+        (out_dir / CONFIG).write_text(json.dumps(config, indent=2, default=str) + "\n")
+        (out_dir / CARD).write_text(_model_card(config, eval_results))
+        (out_dir / ONNX).unlink(missing_ok=True)  # never leave a graph of other weights next to these
+        if onnx:
+            shutil.move(Path(scratch) / ONNX, out_dir / ONNX)
     return out_dir
+
+
+def _export_onnx(model: nn.Module, path: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    from sslkit.onnx_export import export_onnx
+
+    return export_onnx(model, path, image_size=int(cfg["image_size"]), channels=int(cfg["in_channels"]))
 
 
 def load_backbone(path: str | Path) -> nn.Module:
@@ -236,15 +297,32 @@ def load_backbone(path: str | Path) -> nn.Module:
 
     Returns:
         The backbone, in eval mode.
+
+    Raises:
+        SSLKitError: No export there, or its ``config.json`` / ``model.safetensors`` is not a valid
+            sslkit export (a pickle renamed ``model.safetensors`` is refused, never unpickled).
     """
     path = Path(path)
     if not (path / WEIGHTS).is_file() and (path / "export" / WEIGHTS).is_file():  # a run directory
         path = path / "export"
     if not (path / CONFIG).is_file() or not (path / WEIGHTS).is_file():
         raise SSLKitError(f"no export at {path}: expected {CONFIG} and {WEIGHTS}; run `sslkit export RUN`")
-    block = json.loads((path / CONFIG).read_text()).get("sslkit") or {}
+    try:
+        payload = json.loads((path / CONFIG).read_text())
+    except json.JSONDecodeError as error:
+        raise SSLKitError(f"{path / CONFIG} is not valid JSON ({error}); export the run again") from error
+    block = (payload.get("sslkit") if isinstance(payload, dict) else None) or {}
     if "backbone" not in block:
         raise SSLKitError(f"{path / CONFIG} has no 'sslkit' block: not an sslkit export")
     model = _build_backbone(block["backbone"])
-    model.load_state_dict(load_file(str(path / WEIGHTS)), strict=True)
+    try:
+        state = load_file(str(path / WEIGHTS))
+    except SafetensorError as error:
+        raise SSLKitError(f"{path / WEIGHTS} is not a safetensors file ({error}); sslkit never unpickles "
+                          f"weights: export the run again with `sslkit export RUN --force`") from error
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise SSLKitError(f"{path / WEIGHTS} does not match the backbone in {path / CONFIG} "
+                          f"({str(error).splitlines()[0]}); export the run again") from error
     return model.eval()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,22 +55,103 @@ class Run:
         return method, int(state["step"])
 
 
-def eval_results(run: Path) -> dict[str, Any]:
-    """Results recorded in ``run/eval/*.json`` and the last kNN monitor value of ``metrics.jsonl``."""
-    results: dict[str, Any] = {}
+# Top-level metrics of an old-schema eval file (kNN before multi-seed evaluation): {"protocol": "knn", "top1": ..}.
+_OLD_SCHEMA_METRICS = ("top1", "top5", "nmi", "acc", "ari")
+_METRIC_LABELS = {"top1": "top-1", "top5": "top-5", "top1_best": "top-1 (best epoch)", "nmi": "NMI",
+                  "acc": "ACC", "ari": "ARI"}
+# Protocol outputs that are bookkeeping, not results for the card: counts (finetune's labelled images,
+# cluster's k) and the linear probe's train-split accuracy.
+_NOT_RESULTS = frozenset({"labelled", "clusters", "train_top1"})
+
+
+def eval_results(run: str | Path) -> list[dict[str, Any]]:
+    """Rows of the model card's evaluation table (METHODS.md §2): ``run/eval/*.json`` and the kNN monitor.
+
+    Both eval-file schemas are read: the multi-seed one (``metrics``/``std``/``seeds``; transfer files
+    ``eval/transfer-<mode>-<dataset>.json`` add ``adaptation``) and the old kNN one (``top1`` at the top
+    level). Every metric is a fraction shown as percent, except the bookkeeping outputs
+    (``labelled``, ``clusters``, ``train_top1``), which are left out. Unreadable files are skipped. The
+    last ``knn_top1`` of ``metrics.jsonl`` is a ``kNN monitor (epoch N)`` row.
+
+    Returns:
+        One dict per metric: ``evaluation`` (the file's name), ``dataset`` (with `` (<split>)`` unless the
+        split is ``test``), ``metric``, ``value`` (percent with 2 decimals, ``"85.30 ± 0.20"`` over several
+        seeds), ``seeds`` (how many) and, for a transfer, ``adaptation`` (list of strings).
+    """
+    rows: list[dict[str, Any]] = []
     for path in sorted((Path(run) / "eval").glob("*.json")):
+        rows += _eval_file_rows(path)
+    monitor = _knn_monitor_row(Path(run))
+    return rows + ([monitor] if monitor else [])
+
+
+def _eval_file_rows(path: Path) -> list[dict[str, Any]]:
+    try:
         record = json.loads(path.read_text())
-        results[path.stem] = {k: v for k, v in record.items() if k in ("dataset", "split", "top1", "k", "temperature")}
-    metrics = Path(run) / "metrics.jsonl"
-    if metrics.is_file():
-        knn = [json.loads(line) for line in metrics.read_text().splitlines() if '"knn_top1"' in line]
-        if knn:
-            results["knn_monitor"] = {"top1": knn[-1]["knn_top1"], "epoch": knn[-1]["epoch"]}
-    return results
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    if not isinstance(record, dict):
+        return []
+    if isinstance(record.get("metrics"), dict):
+        metrics = {k: v for k, v in record["metrics"].items() if _is_number(v) and k not in _NOT_RESULTS}
+        std = record.get("std") if isinstance(record.get("std"), dict) else {}
+        seeds = len(record["seeds"]) if isinstance(record.get("seeds"), list) and record["seeds"] else 1
+    else:
+        metrics, std, seeds = {k: record[k] for k in _OLD_SCHEMA_METRICS if _is_number(record.get(k))}, {}, 1
+    dataset = str(record.get("dataset", "?"))
+    if record.get("split", "test") != "test":
+        dataset += f" ({record['split']})"
+    base = {"evaluation": str(record.get("name") or path.stem), "dataset": dataset}
+    if isinstance(record.get("adaptation"), list):
+        base["adaptation"] = [str(step) for step in record["adaptation"]]
+    return [{**base, "metric": _METRIC_LABELS.get(key, key), "value": _percent(value, std.get(key), seeds),
+             "seeds": seeds} for key, value in metrics.items()]
 
 
-def export_run(run_dir: str | Path, out_dir: str | Path | None = None, overwrite: bool = False) -> Path:
-    """Export the backbone of a run's newest checkpoint to ``out_dir`` (default ``RUN/export``)."""
+def _knn_monitor_row(run: Path) -> dict[str, Any] | None:
+    metrics = run / "metrics.jsonl"
+    if not metrics.is_file():
+        return None
+    last = None
+    for line in metrics.read_text().splitlines():
+        try:
+            row = json.loads(line) if '"knn_top1"' in line else None
+        except json.JSONDecodeError:  # a line cut off by an interrupted write
+            continue
+        if isinstance(row, dict) and _is_number(row.get("knn_top1")):
+            last = row
+    if last is None:
+        return None
+    try:
+        dataset = str(json.loads((run / "config.json").read_text())["config"]["dataset"])
+    except (OSError, ValueError, KeyError, TypeError):
+        dataset = "?"
+    epoch = f" (epoch {last['epoch']})" if "epoch" in last else ""
+    return {"evaluation": f"kNN monitor{epoch}", "dataset": dataset, "metric": "top-1",
+            "value": _percent(last["knn_top1"], None, 1), "seeds": 1}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _percent(value: float, std: Any, seeds: int) -> str:
+    """A fraction as percent with 2 decimals, ``± std`` when there are several seeds."""
+    text = f"{100 * value:.2f}"
+    return text + (f" ± {100 * std:.2f}" if seeds > 1 and _is_number(std) else "")
+
+
+def export_run(run_dir: str | Path, out_dir: str | Path | None = None, overwrite: bool = False, *,
+               onnx: bool = False) -> Path:
+    """Export the backbone of a run's newest checkpoint to ``out_dir`` (default ``RUN/export``).
+
+    Writes ``model.safetensors``, ``config.json`` and a model card with the run's evaluation results
+    (:func:`eval_results`); with ``onnx`` also ``model.onnx``, checked against PyTorch with ONNX Runtime.
+
+    Raises:
+        SSLKitError: Not a run, no checkpoint, the export folder exists (pass ``--force``), or ``onnx``
+            and the ONNX packages are missing / the ONNX check fails.
+    """
     from sslkit.export import write_export
 
     run = Run.open(run_dir)
@@ -79,4 +161,5 @@ def export_run(run_dir: str | Path, out_dir: str | Path | None = None, overwrite
             "epochs": round(step / derived["steps_per_epoch"], 3), "recipe": run.config.to_dict(),
             "mean": derived["mean"], "std": derived["std"]}
     out = Path(out_dir) if out_dir is not None else run.path / "export"
-    return write_export(method.backbone, out, meta=meta, eval_results=eval_results(run.path), overwrite=overwrite)
+    return write_export(method.backbone, out, meta=meta, eval_results=eval_results(run.path), overwrite=overwrite,
+                        onnx=onnx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import re
 from pathlib import Path
 
@@ -56,14 +57,16 @@ def test_strict_load_into_torchvision(tmp_path: Path, channels: int, stem: str, 
 
 def test_model_card_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = _perturbed(resnet18(1, 28))
-    out = write_export(model, tmp_path / "e", meta=META, eval_results={"knn": {"top1": 81.234}})
+    rows = [{"evaluation": "knn", "dataset": "fashion-mnist", "metric": "top-1", "value": "81.23", "seeds": 1}]
+    out = write_export(model, tmp_path / "e", meta=META, eval_results=rows)
     card = (out / "README.md").read_text()
     snippet = re.findall(r"```python\n(.*?)```", card, re.S)[1]  # [0] is sslkit, [1] torchvision
     monkeypatch.chdir(out)
     scope: dict = {}
     exec(snippet, scope)
     assert _same(model, scope["model"], torch.randn(2, 1, 28, 28))
-    assert "knn.top1 | 81.23" in card and '"lr": 0.06' in card and "timm cannot load" in card
+    assert "| knn | fashion-mnist | top-1 | 81.23 | 1 |" in card
+    assert '"lr": 0.06' in card and "timm cannot load" in card and "ONNX" not in card
 
 
 @pytest.mark.parametrize("factory", [lambda: resnet18(1, 28, width=16), lambda: smallcnn(3, 32, width=8)])
@@ -110,7 +113,40 @@ def test_load_backbone_missing(tmp_path: Path) -> None:
 def test_timm_loads_imagenet_stem(tmp_path: Path) -> None:
     timm = pytest.importorskip("timm")
     model = _perturbed(resnet18(3, 64, stem="imagenet"))
-    write_export(model, tmp_path, meta={**META, "dataset": "stl10"})
+    stats = {"mean": [0.44, 0.43, 0.40], "std": [0.26, 0.26, 0.27]}
+    write_export(model, tmp_path, meta={**META, "dataset": "stl10", **stats})
     assert json.loads((tmp_path / "config.json").read_text())["architecture"] == "resnet18"
     loaded = timm.create_model(f"local-dir:{tmp_path}", pretrained=True, num_classes=0)
-    assert _same(model, loaded, torch.randn(2, 3, 64, 64))
+    assert _same(model, loaded, torch.randn(3, 3, 64, 64))
+    data = timm.data.resolve_data_config(model=loaded)  # timm's preprocessing is the export's
+    assert tuple(data["input_size"]) == (3, 64, 64)
+    assert list(data["mean"]) == stats["mean"] and list(data["std"]) == stats["std"]
+
+
+class _Unpickled:
+    """Touches ``marker`` when unpickled: proves whether a loader ran pickle."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("save", [pickle.dump, torch.save])
+def test_load_backbone_never_unpickles(tmp_path: Path, save) -> None:
+    write_export(smallcnn(1, 28, width=8), tmp_path / "e", meta=META)
+    marker = tmp_path / "unpickled"
+    with open(tmp_path / "e" / "model.safetensors", "wb") as f:
+        save({"stages.0.0.weight": _Unpickled(marker)}, f)
+    with pytest.raises(SSLKitError, match="is not a safetensors file.*never unpickles"):
+        load_backbone(tmp_path / "e")
+    assert not marker.exists()
+
+
+def test_load_backbone_wrong_weights(tmp_path: Path) -> None:
+    write_export(smallcnn(1, 28, width=8), tmp_path / "a", meta=META)
+    write_export(smallcnn(1, 28, width=16), tmp_path / "b", meta=META)
+    (tmp_path / "b" / "model.safetensors").replace(tmp_path / "a" / "model.safetensors")
+    with pytest.raises(SSLKitError, match="does not match the backbone"):
+        load_backbone(tmp_path / "a")

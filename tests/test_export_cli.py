@@ -33,7 +33,8 @@ def test_pretrain_eval_export_from_the_cli(tmp_path: Path) -> None:
     export = run / "export"
     config = json.loads((export / "config.json").read_text())
     assert config["sslkit"]["method"] == "simsiam" and config["pretrained_cfg"]["input_size"] == [1, 8, 8]
-    assert "knn" in (export / "README.md").read_text()
+    top1 = f"{100 * record['metrics']['top1']:.2f}"
+    assert f"| knn | digits | top-1 | {top1} | 1 |" in (export / "README.md").read_text()
 
     # the exported weights rebuild strictly (tests/test_export.py loads width-64 exports into torchvision)
     state = load_file(export / "model.safetensors")
@@ -44,9 +45,14 @@ def test_pretrain_eval_export_from_the_cli(tmp_path: Path) -> None:
     assert set(state) == set(backbone.state_dict())
 
     again = runner.invoke(app, ["export", str(run)])
-    assert again.exit_code == 2 and "exists" in again.output
+    assert again.exit_code == 2 and "exists" in again.output and "--force" in again.output
     assert runner.invoke(app, ["export", str(run), "--force"]).exit_code == 0
 
     # eval on an export directory works too
     result = runner.invoke(app, ["eval", str(export), "digits", "--k", "20"])
     assert result.exit_code == 0, result.output
+
+    # --onnx (the CLI passes onnx=True to export_run): model.onnx next to the weights, check recorded
+    onnx_export = sslkit.export_run(run, tmp_path / "onnx", onnx=True)
+    check = json.loads((onnx_export / "config.json").read_text())["sslkit"]["onnx"]
+    assert (onnx_export / "model.onnx").is_file() and check["max_abs_diff"] <= check["tolerance"]
