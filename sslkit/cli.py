@@ -67,6 +67,9 @@ def pretrain(
     precision: Annotated[str, typer.Option(help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")] = "auto",
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the backbone (slow first step).")] = False,
     knn_every: Annotated[int | None, typer.Option(help="Run the kNN monitor every N epochs (0: off).")] = None,
+    sync_bn: Annotated[bool, typer.Option("--sync-bn", help="Batch-norm statistics over every process.")] = False,
+    on_nan: Annotated[str | None, typer.Option(help="stop (default: keep the last good checkpoint) or skip the "
+                                                    "batch.")] = None,
 ) -> None:
     """Pre-train a backbone with a self-supervised METHOD on DATASET."""
     with user_errors():
@@ -77,7 +80,8 @@ def pretrain(
 
         if resume is not None:
             cfg = Run.open(resume).config
-            ignored = [backbone, epochs, steps, batch_size, lr, image_size, config, knn_every, aug, set_]
+            ignored = [backbone, epochs, steps, batch_size, lr, image_size, config, knn_every, aug, set_, on_nan,
+                       sync_bn or None]
             if any(value is not None for value in ignored):
                 err.print(f"[yellow]note:[/] --resume continues {resume} with its saved config "
                           f"({resume}/config.json); the other options given are ignored")
@@ -93,7 +97,7 @@ def pretrain(
                  "batch_size": batch_size, "lr": lr, "image_size": image_size, "data_dir": data_dir,
                  "download": download or None, "out": out_dir, "name": name, "seed": seed,
                  "precision": precision, "compile": compile_ or None, "knn_every": knn_every,
-                 "aug": aug_map or None}
+                 "aug": aug_map or None, "sync_bn": sync_bn or None, "on_nan": on_nan}
         cfg = resolve(method, dataset, _registry.load("methods", method), preset=preset,
                       file_values=load_config_file(config) if config else None, flags=flags,
                       sets=parse_assignments(set_ or [], "--set"))
@@ -212,7 +216,8 @@ def transfer(
 def export(
     run: Annotated[Path, typer.Argument(help="Run directory to export.")],
     safetensors: Annotated[bool, typer.Option(help="Write model.safetensors (the only format for now).")] = True,
-    onnx: Annotated[bool, typer.Option(help="Also export ONNX (not yet available).")] = False,
+    onnx: Annotated[bool, typer.Option(help="Also write model.onnx (dynamic batch), checked against PyTorch "
+                                            "with ONNX Runtime; needs sslkit[onnx].")] = False,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Export folder (default RUN/export).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing export folder.")] = False,
 ) -> None:
@@ -220,12 +225,11 @@ def export(
     with user_errors():
         from sslkit.runs import export_run
 
-        if onnx:
-            raise SSLKitError("--onnx is not yet available; export with --safetensors")
         if not safetensors:
             raise SSLKitError("nothing to export: pass --safetensors")
-        path = export_run(run, out_dir, overwrite=force)
-        out.print(f"exported backbone to [bold]{path}[/] (model.safetensors, config.json, README.md)")
+        path = export_run(run, out_dir, overwrite=force, onnx=onnx)
+        files = "model.safetensors, config.json, README.md" + (", model.onnx" if onnx else "")
+        out.print(f"exported backbone to [bold]{path}[/] ({files})")
 
 
 @app.command()

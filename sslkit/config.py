@@ -52,6 +52,8 @@ class PretrainConfig:
     precision: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16 | fp16
     compile: bool = False
     channels_last: bool = True
+    sync_bn: bool = False  # batch statistics over every process (GlobalBatchNorm)
+    on_nan: str = "stop"  # stop | skip: what a NaN/Inf loss does
     num_workers: int = 2
     knn_every: int = 1  # epochs; 0 disables the kNN monitor
     knn_k: int = 200
@@ -75,7 +77,7 @@ class PretrainConfig:
                 raise SSLKitError(f"{name.replace('_', '-')} must be >= 0, got {value}")
         choices = {"preset": ("paper", "quick"), "lr_scaling": ("linear", "none"),
                    "precision": ("auto", "fp32", "bf16", "fp16"),
-                   "optimizer": (None, "sgd", "adam", "adamw")}
+                   "optimizer": (None, "sgd", "adam", "adamw"), "on_nan": ("stop", "skip")}
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 shown = ", ".join(v for v in valid if v)

@@ -45,7 +45,8 @@ def test_list_shows_name_origin_summary(group: str, name: str) -> None:
     (["pretrain", "simsiam", "digits", "--backbone", "resnet19", "--preset", "quick"], "did you mean 'resnet18'"),
     (["eval", "/nonexistent/run", "digits"], "neither an sslkit run nor an export"),
     (["export", "/nonexistent/run"], "does not exist"),
-    (["transfer", "x", "digits"], "not yet available"),
+    (["transfer", "/nonexistent/run", "digits"], "neither an sslkit run nor an export"),
+    (["transfer", "/nonexistent/run", "digits", "--mode", "zero-shot"], "unknown transfer mode 'zero-shot'"),
     (["list", "plugins"], "unknown group 'plugins'"),
 ])
 def test_user_errors_are_one_red_line_with_exit_code_2(tmp_path, args, message) -> None:

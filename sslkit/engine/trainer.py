@@ -3,8 +3,12 @@
 Reads top to bottom: build the components, create or resume the run directory, then for every
 step draw a batch, build the views, call the method, step the optimizer, call ``after_step``; log,
 checkpoint and run the kNN monitor at their intervals. Randomness that affects training is a pure
-function of ``(seed, epoch)`` (data order) and ``(seed, step, rank)`` (augmentation), so a resumed
-run continues exactly where the interrupted one stopped.
+function of ``(seed, epoch)`` (data order) and ``(seed, step)`` (augmentation), so a resumed run
+continues exactly where the interrupted one stopped, and N processes (``torchrun``/``accelerate
+launch``) see exactly the batches and views one process with the same global batch would: the data
+order is sharded by :class:`BatchLoader`, the augmentation parameters by
+:func:`sslkit.augment._random.batch_shard`; losses gather across processes (:mod:`sslkit.distributed`)
+and ``--sync-bn`` normalises over the global batch.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list
 
+from sslkit import distributed
 from sslkit.augment import tune_allocator
+from sslkit.augment._random import batch_shard
 from sslkit.config import PretrainConfig
 from sslkit.data.loader import BatchLoader
 from sslkit.engine import checkpoint, rundir
@@ -29,7 +35,8 @@ from sslkit.engine.optim import build_optimizer, set_lr
 from sslkit.engine.progress import TrainingProgress
 from sslkit.engine.schedule import warmup_cosine
 from sslkit.errors import SSLKitError
-from sslkit.evaluate.knn import extract_features, knn_accuracy
+from sslkit.evaluate.knn import knn_accuracy, split_features
+from sslkit.models.global_batchnorm import convert_to_global_batchnorm
 
 COLLAPSE_STD = 0.1  # embedding std (1 = spread uniformly on the sphere, 0 = one point) that triggers a warning
 
@@ -42,18 +49,38 @@ def make_accelerator(precision: str) -> Accelerator:
 
 def knn_monitor(method: torch.nn.Module, comps: Components, cfg: PretrainConfig, device: torch.device,
                 batch_size: int) -> float:
-    """Weighted kNN top-1 (k, t from the config) of the backbone features on the eval split."""
-    def batches(source):
+    """Weighted kNN top-1 (k, t from the config) of the backbone features on the eval split.
+
+    Each process extracts its shard of both splits; the features are gathered (in dataset order), so
+    every process computes the same number, which equals that of one process.
+    """
+    def features(source):
         loader = BatchLoader(source, batch_size, image_size=comps.image_size, shuffle=False, drop_last=False,
+                             rank=distributed.rank(), world_size=distributed.world_size(),
                              num_workers=0 if source.in_memory else cfg.num_workers)
-        return loader.epoch(0)
+        feats, labels = split_features(method.features, loader, comps.views.normalize, device)
+        return F.normalize(feats, dim=1), labels
 
     was_training = method.training
     method.eval()
-    bank, bank_labels = extract_features(method.features, batches(comps.source), comps.views.normalize, device)
-    queries, labels = extract_features(method.features, batches(comps.eval_source), comps.views.normalize, device)
+    (bank, bank_labels), (queries, labels) = features(comps.source), features(comps.eval_source)
     method.train(was_training)
     return knn_accuracy(bank, bank_labels, queries, labels, comps.source.info.num_classes, cfg.knn_k, cfg.knn_t)
+
+
+def _finite_everywhere(loss: torch.Tensor) -> bool:
+    """Whether the loss is finite on every process (so all of them skip, or none)."""
+    return float(distributed.mean_over_processes(torch.isfinite(loss.detach()).float())) == 1.0
+
+
+def _check_state_after_skip(method: torch.nn.Module, step: int, run: Path) -> None:
+    """A skipped batch still ran the forward pass: stop if it wrote non-finite values into buffers
+    (BatchNorm statistics, queues), which skipping cannot undo."""
+    for name, buffer in method.named_buffers():
+        if buffer.is_floating_point() and not bool(torch.isfinite(buffer).all()):
+            raise SSLKitError(f"the NaN/Inf batch at step {step + 1} also wrote non-finite values into {name}; "
+                              f"skipping cannot undo that. Resume from the last good checkpoint in "
+                              f"{checkpoint.checkpoint_dir(run)} with a lower --lr or --set grad_clip=1.0")
 
 
 def _start_run(cfg: PretrainConfig, resume: Path | None, comps: Components, accelerator: Accelerator) -> Path:
@@ -79,6 +106,8 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
     run = _start_run(cfg, resume, comps, accelerator)
     state = checkpoint.load_latest(run) if resume is not None else None
     method = comps.model
+    if cfg.sync_bn:
+        convert_to_global_batchnorm(method)  # same parameters, statistics over every process
     if state is not None:
         method.load_state_dict(state["model"])
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
@@ -106,8 +135,10 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
     progress = TrainingProgress(total, enabled=main and not quiet, start=step)
     progress.describe(cfg, derived, run, resumed_at=step if state is not None else None)
 
+    skipped = 0
+
     def save_checkpoint() -> None:
-        if not bool(finite):
+        if float(distributed.mean_over_processes(finite.float())) < 1:  # one decision for every process
             raise SSLKitError(f"the loss became NaN or Inf before step {step}; the last good checkpoint is kept "
                               f"in {checkpoint.checkpoint_dir(run)}. Lower --lr or use --set grad_clip=1.0")
         if main:
@@ -121,9 +152,19 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
             epoch = step // per_epoch
             for images, _ in loader.epoch(epoch, start_batch=step - epoch * per_epoch):
                 lr = set_lr(optimizer, warmup_cosine(step, total, derived["warmup_steps"], cfg.min_lr_ratio))
-                generator.manual_seed((cfg.seed * 1_000_003 + step) * 1_009 + accelerator.process_index)
-                views = comps.views(images.to(accelerator.device, non_blocking=True), generator, memory_format)
+                generator.manual_seed((cfg.seed * 1_000_003 + step) * 1_009)  # alike on every process
+                with batch_shard(accelerator.process_index * len(images), len(images) * accelerator.num_processes):
+                    views = comps.views(images.to(accelerator.device, non_blocking=True), generator, memory_format)
                 out = model(views, step / total)
+                if cfg.on_nan == "skip" and not _finite_everywhere(out.loss):  # one host sync per step
+                    skipped += 1
+                    _check_state_after_skip(method, step, run)
+                    progress.print(f"[yellow]warning:[/] NaN/Inf loss at step {step + 1}: batch skipped "
+                                   f"({skipped} so far; --on-nan skip)")
+                    step += 1
+                    if step >= total:
+                        break
+                    continue
                 accelerator.backward(out.loss)
                 if cfg.grad_clip:
                     accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -137,9 +178,12 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
                 finite &= torch.isfinite(loss)
                 if step % cfg.log_every == 0 or step % per_epoch == 0 or step == total:
                     elapsed = time.perf_counter() - window_start
-                    record = {"step": step, "epoch": step / per_epoch, "loss": loss_sum.item() / window_steps,
+                    mean_loss = distributed.mean_over_processes(loss_sum) / window_steps
+                    record = {"step": step, "epoch": step / per_epoch, "loss": mean_loss.item(),
                               "lr": lr, "images_per_s": window_steps * derived["global_batch_size"] / elapsed}
                     record.update({k: float(v) for k, v in out.logs.items()})
+                    if skipped:
+                        record["skipped_batches"] = skipped
                     if out.embeddings is not None:
                         z = F.normalize(out.embeddings.float(), dim=1)
                         record["embedding_std"] = z.std(dim=0).mean().item() * math.sqrt(z.shape[1])
@@ -169,7 +213,7 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
                 save_checkpoint()
                 window_start, window_steps = time.perf_counter(), 0
     summary = {"run": str(run), "steps": step, "knn_top1": knn, "config": dataclasses.asdict(cfg),
-               "derived": derived}
+               "derived": derived, "skipped_batches": skipped}
     progress.finish(summary)
     accelerator.end_training()
     return summary

@@ -24,6 +24,7 @@ from torch import nn
 from sslkit.data.base import Source
 from sslkit.data.loader import BatchLoader
 from sslkit.errors import SSLKitError
+from sslkit.evaluate.knn import split_features
 
 # ITU-R BT.601 luma, as torchvision's rgb_to_grayscale and PIL's convert("L").
 _LUMA = (0.299, 0.587, 0.114)
@@ -208,40 +209,5 @@ class EvalContext:
 
     def _extract(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         loader = self.loader(split, sharded=True)
-        source = self.split(split)
-        module = self.backbone.module
-        feats, labels, indices = [], [], []
-        batches = zip(loader.batch_indices(0), loader.epoch(0), strict=True)
-        for index, (images, targets) in self.track(batches, len(loader), f"features of the {split} split"):
-            feats.append(module(self.prepare(images)).float().cpu())
-            labels.append(targets.cpu())
-            indices.append(index)
-        if not feats:  # a rank with no batch (tiny split, many processes)
-            dim = int(getattr(module, "num_features", 0)) or self._probe_dim()
-            feats, labels, indices = [torch.empty(0, dim)], [torch.empty(0, dtype=torch.int64)], [
-                torch.empty(0, dtype=torch.int64)]
-        out = torch.cat(feats), torch.cat(labels), torch.cat(indices)
-        if dist.is_initialized() and dist.get_world_size() > 1:
-            out = _gather_in_order(*out, total=len(source))
-        return out[0], out[1]
-
-    def _probe_dim(self) -> int:
-        size, channels = self.backbone.image_size, self.backbone.channels
-        probe = torch.zeros(1, channels, size, size, device=self.device)
-        return int(self.backbone.module(probe).shape[1])
-
-
-def _gather_in_order(feats: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor,
-                     total: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """All-gather every rank's ``(features, labels)`` shard and put the rows back in dataset order."""
-    parts = [None] * dist.get_world_size()
-    dist.all_gather_object(parts, (feats, labels, indices))
-    out_feats = torch.empty(total, feats.shape[1])
-    out_labels = torch.empty(total, dtype=torch.int64)
-    seen = torch.zeros(total, dtype=torch.bool)
-    for part_feats, part_labels, part_indices in parts:
-        out_feats[part_indices], out_labels[part_indices] = part_feats, part_labels
-        seen[part_indices] = True
-    if not bool(seen.all()):
-        raise RuntimeError("gathered features do not cover the split")
-    return out_feats, out_labels, torch.arange(total)
+        return split_features(self.backbone.module, loader, self.prepare, self.device,
+                              lambda batches, total: self.track(batches, total, f"features of the {split} split"))

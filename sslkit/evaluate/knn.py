@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterable
 import torch
 import torch.nn.functional as F
 
+from sslkit import distributed
+from sslkit.data.loader import BatchLoader
+
 
 @torch.no_grad()
 def extract_features(
@@ -28,6 +31,34 @@ def extract_features(
         feats.append(F.normalize(out.float(), dim=1).cpu())
         labels.append(targets.cpu())
     return torch.cat(feats), torch.cat(labels)
+
+
+@torch.no_grad()
+def split_features(
+    features: Callable[[torch.Tensor], torch.Tensor],
+    loader: BatchLoader,
+    transform: Callable[[torch.Tensor], torch.Tensor],
+    device: torch.device | str = "cpu",
+    track: Callable[[Iterable, int], Iterable] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float32 features (not normalised) and labels of a whole split, in dataset order, on CPU.
+
+    ``loader`` is this process's shard (``rank``/``world_size``, no shuffling); in a process group the
+    shards are gathered so every process gets the whole split. ``track(iterable, total)`` may wrap the
+    batches in a progress bar.
+    """
+    batches = zip(loader.batch_indices(0), loader.epoch(0), strict=True)
+    if track is not None:
+        batches = track(batches, len(loader))
+    feats, labels, indices = [], [], []
+    for index, (images, targets) in batches:
+        feats.append(features(transform(images.to(device, non_blocking=True))).float().cpu())
+        labels.append(targets.cpu())
+        indices.append(index)
+    if not feats:  # a process whose shard is empty (a tiny split over many processes)
+        probe = features(transform(loader.source.get(0)[0][None].to(device))).float().cpu()
+        feats, labels, indices = [probe[:0]], [torch.empty(0, dtype=torch.int64)], [torch.empty(0, dtype=torch.int64)]
+    return distributed.gather_rows(torch.cat(feats), torch.cat(labels), torch.cat(indices), len(loader.source))
 
 
 @torch.no_grad()

@@ -6,7 +6,7 @@ fractions). :func:`evaluate` opens the backbone and the dataset once, runs the p
 
 ```
 {"protocol": "linear", "name": "linear", "dataset": "fashion-mnist", "split": "test", "seeds": [0, 1, 2],
- "metrics": {"top1": 0.853}, "std": {"top1": 0.002}, "per_seed": [{"seed": 0, "top1": 0.851}, ...],
+ "metrics": {"top1": 0.853}, "std": {"top1": 0.002}, "counts": {}, "per_seed": [{"seed": 0, "top1": 0.851}, ...],
  "options": {...}, "backbone": "...", "pretrained": {...}, "adaptation": [...], "seconds": 12.3}
 ```
 
@@ -108,11 +108,14 @@ def _slug(spec: str) -> str:
     return name if path is None else f"{name}-{Path(path).name}"
 
 
+COUNTS = ("labelled", "clusters")  # what protocols report that is a count, not a fraction
+
+
 def summarise(per_seed: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
-    """Mean and sample standard deviation (0 for one seed) of each metric over seeds."""
+    """Mean and sample standard deviation (0 for one seed) of each metric over seeds (counts excluded)."""
     metrics, std = {}, {}
     for key in per_seed[0]:
-        if key == "seed":
+        if key == "seed" or key in COUNTS:
             continue
         values = [float(row[key]) for row in per_seed]
         mean = sum(values) / len(values)
@@ -179,6 +182,7 @@ def evaluate(target: str | Path, dataset: str, protocol: str = "knn", *, seeds: 
     result = {"protocol": protocol, "name": name or result_name(protocol, options, dataset,
                                                                  backbone.info.get("dataset")),
               "dataset": dataset, "split": split, "seeds": seed_list, "metrics": metrics, "std": std,
+              "counts": {key: per_seed[0][key] for key in COUNTS if key in per_seed[0]},
               "per_seed": per_seed, "options": options, "backbone": backbone.source, "pretrained": backbone.info,
               "images": {"train": len(train), split: len(test)}, "seconds": round(time.perf_counter() - start, 2)}
     if transfer_mode is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from sslkit import distributed
+
 BN_EPS = 1e-5  # nn.BatchNorm1d's default eps, as in the official BN(affine=False)
 
 
@@ -32,8 +34,10 @@ def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 0.0051) -> t
 
     The invariance term pulls the diagonal to 1, the redundancy-reduction term pushes the
     off-diagonal to 0. The loss is symmetric in its inputs (``C`` transposes) and gradients flow into
-    both. solo-learn's ``scale_loss`` multiplies the result; that belongs to the method. Computed in
-    float32 with autocast off: ``C`` sums B products per entry and bf16 would blur ``1 - C_ii``.
+    both. With several processes the embeddings of every process are gathered (with gradients), so the
+    statistics and ``C`` are those of the global batch, as in the official code. solo-learn's
+    ``scale_loss`` multiplies the result; that belongs to the method. Computed in float32
+    with autocast off: ``C`` sums B products per entry and bf16 would blur ``1 - C_ii``.
 
     Args:
         z1: ``(B, D)`` projections of the first views (B >= 2: the variance needs two samples).
@@ -49,9 +53,9 @@ def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 0.0051) -> t
     if z1.shape != z2.shape or z1.ndim != 2 or z1.shape[0] < 2:
         raise ValueError(f"barlow_twins expects two (B, D) tensors of the same shape with B >= 2, got "
                          f"{tuple(z1.shape)} and {tuple(z2.shape)}")
-    batch = z1.shape[0]
     with torch.autocast(z1.device.type, enabled=False):
-        c = batch_standardise(z1.float()).T @ batch_standardise(z2.float()) / batch  # DxD
+        z1, z2 = distributed.gather(z1.float()), distributed.gather(z2.float())  # the global batch, NxD
+        c = batch_standardise(z1).T @ batch_standardise(z2) / z1.shape[0]  # DxD
         diagonal = torch.diagonal(c)  # D
         on_diag = (1 - diagonal).pow(2).sum()
         off_diag = c.pow(2).sum() - diagonal.pow(2).sum()

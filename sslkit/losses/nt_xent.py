@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from sslkit import distributed
+
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
     """NT-Xent of SimCLR (Chen et al., ICML 2020, §2.1 eq. 1; METHODS.md §3.1).
@@ -17,6 +19,10 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> tor
     and the loss is the mean of ``l_i`` over all 2B anchors (the solo-learn / CC convention). The
     official TF code sums the two directional means (``loss_a + loss_b``), which is **2x** this
     value; the difference only rescales the learning rate. Gradients flow into both inputs.
+
+    With several processes (DDP), each process's anchors see the embeddings of every process as
+    candidates (:func:`sslkit.distributed.gather`, which keeps gradients): the averaged gradient is that
+    of one process with the whole batch.
 
     The similarities are computed in float32 with autocast off: at T = 0.1 the logits reach 10 and a
     bf16 softmax over thousands of negatives loses the positive's precision.
@@ -40,10 +46,13 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> tor
         raise ValueError(f"temperature must be > 0, got {temperature}")
     batch = z1.shape[0]
     with torch.autocast(z1.device.type, enabled=False):
-        z = F.normalize(torch.cat([z1, z2]).float(), dim=1)  # 2BxD
-        logits = z @ z.T / temperature  # 2Bx2B
-        self_mask = torch.eye(2 * batch, dtype=torch.bool, device=z.device)
-        logits = logits.masked_fill(self_mask, float("-inf"))  # k != i
-        index = torch.arange(batch, device=z.device)
-        positive = torch.cat([index + batch, index])  # j(i): view 1 row i <-> view 2 row i
-        return F.cross_entropy(logits, positive)  # mean over the 2B anchors
+        anchors = F.normalize(torch.cat([z1, z2]).float(), dim=1)  # 2BxD, this process's
+        z1_all, z2_all = distributed.gather(anchors[:batch]), distributed.gather(anchors[batch:])  # NxD each
+        candidates = torch.cat([z1_all, z2_all])  # 2NxD, N = B x processes
+        logits = anchors @ candidates.T / temperature  # 2Bx2N
+        n, offset = len(z1_all), distributed.rank() * batch
+        index = torch.arange(batch, device=anchors.device) + offset  # the anchors' rows in the global batch
+        own = torch.cat([index, index + n])  # k = i
+        logits[torch.arange(2 * batch, device=anchors.device), own] = float("-inf")  # k != i
+        positive = torch.cat([index + n, index])  # j(i): view 1 row i <-> view 2 row i
+        return F.cross_entropy(logits, positive)  # mean over this process's 2B anchors

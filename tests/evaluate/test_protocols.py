@@ -50,7 +50,6 @@ def test_knn_result_file_and_table(run: Path) -> None:
 
 
 def test_linear_over_seeds_mean_and_std(run: Path) -> None:
-    pytest.importorskip("sslkit.evaluate.linear")  # TEMP until the module lands
     result = runner.invoke(app, ["eval", str(run), "digits", "--protocol", "linear", "--seeds", "2",
                                  "--epochs", "5"])
     assert result.exit_code == 0, result.output
@@ -80,7 +79,6 @@ def test_channel_mismatch_in_eval_points_to_transfer(run: Path, tmp_path: Path) 
 
 
 def test_transfer_rgb_to_a_grey_backbone_says_what_it_did(run: Path, tmp_path: Path) -> None:
-    pytest.importorskip("sslkit.evaluate.linear")  # TEMP until the module lands
     write_cifar10(tmp_path, n_train=30, n_test=10)
     result = runner.invoke(app, ["transfer", str(run), "cifar10", "--data-dir", str(tmp_path), "--epochs", "2"])
     assert result.exit_code == 0, result.output
@@ -93,7 +91,6 @@ def test_transfer_rgb_to_a_grey_backbone_says_what_it_did(run: Path, tmp_path: P
 
 
 def test_transfer_finetune_defaults_to_every_label(run: Path, tmp_path: Path) -> None:
-    pytest.importorskip("sslkit.evaluate.finetune")  # TEMP until the module lands
     fake_idx(tmp_path, n_train=20, n_test=10)
     result = runner.invoke(app, ["transfer", str(run), "fashion-mnist", "--mode", "finetune", "--epochs", "1",
                                  "--data-dir", str(tmp_path)])
