@@ -233,6 +233,30 @@ def export(
 
 
 @app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories to compare.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.md and the PNG plots.")] = Path(
+        "runs/report"),
+    features: Annotated[str | None, typer.Option(help="Also plot each run's features of this dataset's test split, "
+                                                      "coloured by label.")] = None,
+    embedding: Annotated[str, typer.Option(help="pca or tsne (for --features).")] = "pca",
+    max_points: Annotated[int, typer.Option(help="Images in the feature plots (stratified).")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the image choice and t-SNE.")] = 0,
+    data_dir: Annotated[str | None, typer.Option(help="Where to look for the dataset first.")] = None,
+) -> None:
+    """Compare runs: a results table, loss and kNN curves, feature embeddings -> OUT/report.md."""
+    with user_errors():
+        from sslkit.report import build_report, render_table
+
+        result = build_report(runs, out_dir, features_dataset=features, embedding=embedding, data_dir=data_dir,
+                              max_points=max_points, seed=seed)
+        out.print(render_table(result.rows))
+        for note in result.notes:
+            out.print(f"note: {note}")
+        out.print(f"wrote [bold]{result.markdown}[/] ({', '.join(p.name for p in result.files)})")
+
+
+@app.command()
 def augment(
     policy: Annotated[str, typer.Argument(help="Heavy policy NAME[:k=v,...] (see `sslkit list augmentations`).")],
     dataset: Annotated[str, typer.Argument(help="Dataset name, `imagefolder:PATH` or `hf:PATH|NAME`.")],
