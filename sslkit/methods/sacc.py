@@ -141,7 +141,7 @@ class SACC(Method):
         Returns:
             ``(B, K)`` float32 probabilities; each row sums to 1.
         """
-        return self._probabilities(self.backbone(images))
+        return self.cluster_probabilities_from_features(self.backbone(images))
 
     def cluster_assignments(self, images: torch.Tensor) -> torch.Tensor:
         """Hard clusters, the argmax of :meth:`cluster_probabilities` (the CC / SACC protocol, §2.4).
@@ -154,7 +154,18 @@ class SACC(Method):
         """
         return self.cluster_probabilities(images).argmax(dim=1)
 
-    def _probabilities(self, h: torch.Tensor) -> torch.Tensor:
+    def cluster_probabilities_from_features(self, h: torch.Tensor) -> torch.Tensor:
+        """The cluster head on pooled backbone features: ``softmax(MLP_C(h))`` (METHODS.md §7.1 step 2).
+
+        ``sslkit eval cluster`` applies it to the cached features of a split instead of re-encoding
+        the images (§2.4).
+
+        Args:
+            h: ``(B, D)`` pooled backbone features.
+
+        Returns:
+            ``(B, K)`` float32 probabilities; each row sums to 1.
+        """
         return self.cluster_projector(h).float().softmax(dim=1)  # BxK
 
     def forward(self, views: dict[str, list[torch.Tensor]], progress: float) -> StepOutput:
@@ -168,7 +179,7 @@ class SACC(Method):
         used = {v for pair in self.instance_pairs + self.cluster_pairs for v in pair}
         h = {v: self.backbone(images[v]) for v in VIEW_NAMES if v in used}  # BxD each
         z = {v: F.normalize(self.instance_projector(h[v]), dim=1) for v in h}  # Bx128, unit norm
-        c = {v: self._probabilities(h[v]) for v in h}  # BxK
+        c = {v: self.cluster_probabilities_from_features(h[v]) for v in h}  # BxK
         zero = next(iter(h.values())).new_zeros(())
         instance = sum((nt_xent(z[a], z[b], self.instance_temperature) for a, b in self.instance_pairs), zero)
         contrast, entropy = zero, zero
