@@ -166,10 +166,10 @@ def evaluate(
                                                          rich_help_panel=_EVAL_OPTIONS)] = None,
     cluster_source: Annotated[str | None, typer.Option(help="cluster: auto, head (the method's cluster head) or "
                                                             "kmeans.", rich_help_panel=_EVAL_OPTIONS)] = None,
-    labels: Annotated[str | None, typer.Option(help="cluster: auto (CIFAR-100 -> 20 superclasses), fine or coarse.",
-                                               rich_help_panel=_EVAL_OPTIONS)] = None,
-    on: Annotated[str | None, typer.Option(help="cluster: train+test (the CC protocol), train or test.",
-                                           rich_help_panel=_EVAL_OPTIONS)] = None,
+    cluster_labels: Annotated[str | None, typer.Option(help="cluster: auto (CIFAR-100 -> 20 superclasses), fine "
+                                                            "or coarse.", rich_help_panel=_EVAL_OPTIONS)] = None,
+    cluster_on: Annotated[str | None, typer.Option(help="cluster: train+test (the CC protocol), train or test.",
+                                                   rich_help_panel=_EVAL_OPTIONS)] = None,
     data_dir: Annotated[str | None, typer.Option(help="Where to look for the dataset first.")] = None,
     batch_size: Annotated[int, typer.Option(help="Feature-extraction batch size.")] = 512,
 ) -> None:
@@ -179,7 +179,7 @@ def evaluate(
 
         options = _protocol_options(k=k, temperature=temperature, recipe=recipe, fraction=fraction, epochs=epochs,
                                     lr=lr, backbone_lr=backbone_lr, head_lr=head_lr, batch_size=train_batch_size,
-                                    source=cluster_source, labels=labels, on=on)
+                                    source=cluster_source, labels=cluster_labels, on=cluster_on)
         result = run_eval(run, dataset, protocol=protocol, seeds=seeds, seed=seed, split=split, data_dir=data_dir,
                           batch_size=batch_size, progress=True, **options)
         _print_result(result)
