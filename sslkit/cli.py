@@ -116,8 +116,9 @@ def _print_result(result: dict) -> None:
     from rich.table import Table
 
     seeds = result["seeds"]
-    title = f"{result['name']}: {result['dataset']} ({result['split']} split, {result['images'][result['split']]} " \
-            f"images, {len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
+    scored = result["split"] + ("" if "+" in result["split"] else " split")
+    title = f"{result['name']}: {result['dataset']} ({scored}, {result['images'][result['split']]} images, " \
+            f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
     table.add_column("mean ± std (%)" if len(seeds) > 1 else "value (%)", justify="right")

@@ -73,6 +73,7 @@ class Protocol:
     seeded: bool
     options: tuple[str, ...]
     description: str
+    scored_on: Callable[[dict[str, Any], str], str] = lambda options, split: split  # what the numbers cover
 
 
 PROTOCOLS: dict[str, Protocol] = {
@@ -82,7 +83,8 @@ PROTOCOLS: dict[str, Protocol] = {
     "finetune": Protocol(_finetune, True, ("fraction", "epochs", "backbone_lr", "head_lr", "batch_size"),
                          "fine-tune backbone + head on a stratified label fraction (METHODS.md §2.3)"),
     "cluster": Protocol(_cluster, True, ("source", "labels", "on"),
-                        "NMI / ACC / ARI of the method's cluster head or k-means (METHODS.md §2.4)"),
+                        "NMI / ACC / ARI of the method's cluster head or k-means (METHODS.md §2.4)",
+                        lambda options, split: options.get("on", "train+test")),
 }
 
 
@@ -179,12 +181,14 @@ def evaluate(target: str | Path, dataset: str, protocol: str = "knn", *, seeds: 
         torch.manual_seed(s)  # for anything a protocol leaves to the global generator
         per_seed.append({"seed": s, **spec.run(ctx, s, **options)})
     metrics, std = summarise(per_seed)
-    result = {"protocol": protocol, "name": name or result_name(protocol, options, dataset,
-                                                                 backbone.info.get("dataset")),
-              "dataset": dataset, "split": split, "seeds": seed_list, "metrics": metrics, "std": std,
+    result = {"protocol": protocol,
+              "name": name or result_name(protocol, options, dataset, backbone.info.get("dataset")),
+              "dataset": dataset, "split": spec.scored_on(options, split), "seeds": seed_list,
+              "metrics": metrics, "std": std,
               "counts": {key: per_seed[0][key] for key in COUNTS if key in per_seed[0]},
               "per_seed": per_seed, "options": options, "backbone": backbone.source, "pretrained": backbone.info,
-              "images": {"train": len(train), split: len(test)}, "seconds": round(time.perf_counter() - start, 2)}
+              "images": {"train": len(train), split: len(test), "train+test": len(train) + len(test)},
+              "seconds": round(time.perf_counter() - start, 2)}
     if transfer_mode is not None:
         result.update(mode=transfer_mode, adaptation=ctx.adaptation() or ["none: same channels and size"])
     elif ctx.adaptation():

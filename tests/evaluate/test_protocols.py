@@ -45,7 +45,8 @@ def test_knn_result_file_and_table(run: Path) -> None:
     assert record["seeds"] == [0] and "deterministic" in record["note"]  # kNN has no randomness to average
     assert record["options"] == {"k": 20} and set(record["metrics"]) == {"top1"} and record["std"] == {"top1": 0.0}
     assert 0.0 < record["metrics"]["top1"] <= 1.0
-    assert record["pretrained"]["method"] == "simsiam" and record["images"] == {"train": 1500, "test": 297}
+    assert record["pretrained"]["method"] == "simsiam"
+    assert record["images"] == {"train": 1500, "test": 297, "train+test": 1797}
     assert f"{100 * record['metrics']['top1']:.2f}" in result.output and "adaptation" not in record
 
 
@@ -97,6 +98,15 @@ def test_transfer_finetune_defaults_to_every_label(run: Path, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     record = _record(run, "transfer-finetune-fashion-mnist")
     assert record["options"]["fraction"] == 1.0 and record["adaptation"][0].startswith("images resized from 28x28")
+
+
+def test_cluster_reports_on_train_and_test_together(run: Path) -> None:
+    result = runner.invoke(app, ["eval", str(run), "digits", "--protocol", "cluster", "--seeds", "2"])
+    assert result.exit_code == 0, result.output
+    record = _record(run, "cluster")
+    assert record["split"] == "train+test" and "train+test, 1797 images, 2 seeds" in result.output
+    assert set(record["metrics"]) == {"nmi", "acc", "ari"} and record["counts"] == {"clusters": 10}
+    assert all(0.0 <= value <= 1.0 for value in record["metrics"].values())
 
 
 def test_transfer_rejects_options_of_the_other_mode(run: Path) -> None:
