@@ -29,15 +29,20 @@ demo-data:
 		echo "IDX files (train-images-idx3-ubyte.gz, ...) in a folder and set SSLKIT_DATA to it."; exit 2; \
 	fi
 
-# Pretrain SimSiam on Fashion-MNIST (quick CPU preset), evaluate kNN on the test split, export.
+# Pretrain SimSiam on Fashion-MNIST (quick CPU preset), evaluate (kNN, linear probe, k-means clustering),
+# export (safetensors + ONNX), and draw the report (loss/kNN curves, PCA of the test features).
 demo: setup demo-data
 	rm -rf $(DEMO_RUN)
 	$(SSLKIT) pretrain simsiam fashion-mnist --preset quick --out $(dir $(DEMO_RUN)) --name $(notdir $(DEMO_RUN))
 	$(SSLKIT) eval $(DEMO_RUN) fashion-mnist --protocol knn
-	$(SSLKIT) export $(DEMO_RUN) --safetensors
+	$(SSLKIT) eval $(DEMO_RUN) fashion-mnist --protocol linear --seeds 3
+	$(SSLKIT) eval $(DEMO_RUN) fashion-mnist --protocol cluster
+	$(SSLKIT) export $(DEMO_RUN) --onnx
+	$(SSLKIT) report $(DEMO_RUN) --features fashion-mnist --out $(DEMO_RUN)/report
 	@echo "run directory:  $(DEMO_RUN)  (config.json, metrics.jsonl, checkpoints/)"
-	@echo "kNN result:     $(DEMO_RUN)/eval/knn.json"
-	@echo "exported model: $(DEMO_RUN)/export  (model.safetensors, config.json, README.md)"
+	@echo "results:        $(DEMO_RUN)/eval/{knn,linear,cluster}.json"
+	@echo "exported model: $(DEMO_RUN)/export  (model.safetensors, model.onnx, config.json, README.md)"
+	@echo "report:         $(DEMO_RUN)/report/report.md  (loss.png, knn.png, embedding-*.png)"
 
 # pytest exits 5 when it collects no test; that is not a failure of the suite.
 test: setup
