@@ -96,6 +96,9 @@ def result_name(protocol: str, options: dict[str, Any], dataset: str, pretrained
         name += f"-{options['recipe']}"
     if protocol == "finetune":
         name += f"-{_percent(options.get('fraction', 0.1))}pct"
+    if protocol == "cluster":
+        name += "".join(f"-{options[key]}" for key in ("source", "labels") if options.get(key, "auto") != "auto")
+        name += "" if options.get("on", "train+test") == "train+test" else f"-on-{options['on']}"
     if pretrained_on is not None and dataset != pretrained_on:
         name += f"-{_slug(dataset)}"
     return name

@@ -132,6 +132,9 @@ def test_summarise_and_result_names() -> None:
     assert result_name("linear", {"recipe": "paper"}, "cifar100", "cifar10") == "linear-paper-cifar100"
     assert result_name("knn", {}, "imagefolder:/data/pets", "digits") == "knn-imagefolder-pets"
     assert result_name("knn", {}, "digits", None) == "knn"
+    assert result_name("cluster", {"source": "auto"}, "cifar100", "cifar100") == "cluster"
+    assert result_name("cluster", {"source": "kmeans", "labels": "fine", "on": "test"}, "c", "c") == \
+        "cluster-kmeans-fine-on-test"
 
 
 def _source(channels: int, n: int = 10) -> Source:
