@@ -20,22 +20,31 @@ GROUPS = ("methods", "augmentations", "datasets", "backbones")
 
 @dataclass(frozen=True)
 class Entry:
-    """One registered name: where it points and which distribution registered it."""
+    """One registered name: where it points and which distribution registered it.
+
+    ``conflict`` is set when two distributions register the name: loading it is then an error
+    naming both, while every other name of the group keeps working.
+    """
 
     group: str
     name: str
     value: str  # "module:attr"
     distribution: str
     entry_point: md.EntryPoint
+    conflict: str | None = None
 
     def load(self) -> object:
-        """Import the object behind the name; an import error names the distribution."""
+        """Import the object behind the name; an import error names the distribution, on one line."""
+        if self.conflict is not None:
+            raise SSLKitError(self.conflict)
         try:
             return self.entry_point.load()
         except Exception as error:  # noqa: BLE001 - any plugin failure must be reported, not crash
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            reason = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
             raise SSLKitError(
                 f"{self.group[:-1]} {self.name!r} from distribution {self.distribution!r} failed to load "
-                f"({type(error).__name__}: {error}); reinstall or uninstall {self.distribution}"
+                f"({reason}); reinstall or uninstall {self.distribution}"
             ) from error
 
 
@@ -44,9 +53,23 @@ def _entry_points(group: str) -> list[md.EntryPoint]:
     return list(md.entry_points(group=f"sslkit.{group}"))
 
 
+def _duplicate(previous: Entry, entry: Entry) -> Entry:
+    """The entry of a name that two distributions register: loading it says which, and how to fix it."""
+    group = entry.group
+    message = (f"{group[:-1]} name {entry.name!r} is registered twice: by {previous.distribution!r} "
+               f"({previous.value}) and by {entry.distribution!r} ({entry.value}); uninstall one of them")
+    both = f"{previous.distribution}, {entry.distribution}"
+    return Entry(group, entry.name, entry.value, both, entry.entry_point, conflict=message)
+
+
 @cache
 def entries(group: str) -> dict[str, Entry]:
-    """Every name registered in ``group``; a name registered by two distributions is an error."""
+    """Every name registered in ``group``.
+
+    A name registered by two distributions (other than the same entry point seen twice) is kept
+    as a conflicting entry: using it is an error naming both (:meth:`Entry.load`), the other names
+    of the group still work.
+    """
     if group not in GROUPS:
         raise SSLKitError(f"unknown plugin group {group!r}; valid groups: {', '.join(GROUPS)}")
     found: dict[str, Entry] = {}
@@ -55,10 +78,9 @@ def entries(group: str) -> dict[str, Entry]:
         entry = Entry(group, ep.name, ep.value, dist, ep)
         previous = found.get(ep.name)
         if previous is not None and (previous.value, previous.distribution) != (entry.value, dist):
-            raise SSLKitError(
-                f"{group[:-1]} name {ep.name!r} is registered twice: by {previous.distribution!r} "
-                f"({previous.value}) and by {dist!r} ({ep.value}); uninstall one of them"
-            )
+            entry = _duplicate(previous, entry)
+        elif previous is not None:
+            continue
         found[ep.name] = entry
     return dict(sorted(found.items()))
 

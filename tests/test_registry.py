@@ -64,15 +64,37 @@ def test_loading_is_lazy_and_returns_the_object(fake_registry) -> None:
 
 def test_duplicate_name_from_two_distributions_names_both(fake_registry) -> None:
     fake_registry["methods"] = [fake_ep("twin", "json:dumps", "methods", "dist-a"),
-                                fake_ep("twin", "json:loads", "methods", "dist-b")]
-    with pytest.raises(SSLKitError, match="registered twice: by 'dist-a'.*by 'dist-b'"):
-        _registry.names("methods")
+                                fake_ep("twin", "json:loads", "methods", "dist-b"),
+                                fake_ep("single", "json:loads", "methods", "dist-b")]
+    assert _registry.names("methods") == ["single", "twin"]  # discovery still works
+    with pytest.raises(SSLKitError, match="registered twice: by 'dist-a'.*by 'dist-b'.*uninstall one"):
+        _registry.load("methods", "twin")
+    import json
+
+    assert _registry.load("methods", "single") is json.loads  # other names are unaffected
+
+
+def test_same_entry_point_seen_twice_is_not_a_duplicate(fake_registry) -> None:
+    fake_registry["methods"] = [fake_ep("once", "json:dumps", "methods", "dist-a"),
+                                fake_ep("once", "json:dumps", "methods", "dist-a")]
+    import json
+
+    assert _registry.load("methods", "once") is json.dumps
 
 
 def test_broken_plugin_names_its_distribution(fake_registry) -> None:
     fake_registry["methods"] = [fake_ep("broken", "sslkit_no_such_module:thing", "methods", "sslkit-broken")]
     with pytest.raises(SSLKitError, match="from distribution 'sslkit-broken' failed to load"):
         _registry.load("methods", "broken")
+
+
+def test_plugin_error_is_reported_on_one_line(fake_registry, tmp_path, monkeypatch) -> None:
+    (tmp_path / "sslkit_multiline_plugin.py").write_text('raise RuntimeError("first line\\nsecond line")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fake_registry["methods"] = [fake_ep("multi", "sslkit_multiline_plugin:M", "methods", "sslkit-multi")]
+    with pytest.raises(SSLKitError) as info:
+        _registry.load("methods", "multi")
+    assert "RuntimeError: first line" in str(info.value) and "\n" not in str(info.value)
 
 
 PLUGIN_CODE = '''
