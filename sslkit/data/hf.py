@@ -56,12 +56,22 @@ class HFLoader:
                               f"check the dataset's {self.column!r} column") from error
 
 
+def _first_line(error: Exception) -> str:
+    """``Type: first line of the message``, so a long library error stays on one line."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0].strip()}" if lines else type(error).__name__
+
+
 def _open(path: str) -> object:
     import datasets
 
     local = Path(path).expanduser()
     if local.is_dir() and ((local / "dataset_dict.json").is_file() or (local / "state.json").is_file()):
-        return datasets.load_from_disk(str(local))
+        try:
+            return datasets.load_from_disk(str(local))
+        except Exception as error:  # noqa: BLE001 - pyarrow and datasets raise many types for damaged files
+            raise SSLKitError(f"cannot read the saved dataset {path} ({_first_line(error)}); its files are "
+                              f"damaged or incomplete: save it again with save_to_disk") from error
     files = sorted(glob.glob(str(local / "**" / "*"), recursive=True) if local.is_dir()
                    else glob.glob(str(local)))
     kinds = {Path(f).suffix for f in files} & {".parquet", ".arrow"}
@@ -72,7 +82,7 @@ def _open(path: str) -> object:
             return datasets.load_dataset("parquet" if ".parquet" in kinds else "arrow",
                                          data_files={"train": [f for f in files if Path(f).suffix in kinds]})
     except Exception as error:
-        raise SSLKitError(f"cannot read the data files in {path} ({type(error).__name__}: {error}); "
+        raise SSLKitError(f"cannot read the data files in {path} ({_first_line(error)}); "
                           f"check that they are valid parquet/arrow files") from error
     if local.exists():
         raise SSLKitError(f"{path} is neither a save_to_disk folder nor parquet/arrow files; "

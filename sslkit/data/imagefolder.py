@@ -5,7 +5,11 @@ it is the ``train`` split and ``test`` (or ``val`` / ``validation``) is the ``te
 otherwise the whole folder is ``train`` and there is no ``test`` split. Images lying directly in
 the folder, with no class subfolders, are unlabelled (label -1).
 
-Files are kept by extension (:data:`IMAGE_EXTENSIONS`); anything else is skipped at scan time.
+Files are kept by extension (:data:`IMAGE_EXTENSIONS`); anything else (``notes.txt``, ``.DS_Store``,
+``labels.csv``) is skipped silently at scan time, as torchvision's ``ImageFolder`` does. A file with
+an image extension that does not decode is an error naming the file: at scan time when its header
+is unreadable and it is among the sampled files (below; every file of folders up to that size),
+else when the loader decodes it.
 Every image is converted to the folder's channel count: 1 when the scanned images are all
 grayscale, else RGB (so RGBA, CMYK, palette and grayscale mixes all become RGB). The channel count
 is decided from the headers of up to :data:`MODE_SAMPLE` evenly spaced files (PIL reads the header
@@ -106,15 +110,20 @@ def scan(folder: Path, classes: tuple[str, ...] | None = None,
 
 
 def _channels(files: list[Path]) -> int:
+    """1 when the headers of up to :data:`MODE_SAMPLE` evenly spaced files are all grayscale, else 3.
+
+    Raises:
+        SSLKitError: a sampled file has an image extension but no readable image header (named).
+    """
     step = max(1, len(files) // MODE_SAMPLE)
+    gray = True
     for file in files[::step][:MODE_SAMPLE]:
         try:
             with Image.open(file) as image:
-                if image.mode not in GRAY_MODES:
-                    return 3
-        except (OSError, SyntaxError, ValueError):
-            continue  # reported, with its name, when the loader decodes it
-    return 1
+                gray = gray and image.mode in GRAY_MODES
+        except (OSError, SyntaxError, ValueError) as error:
+            raise SSLKitError(f"cannot read image {file} ({error}); delete or replace the file") from error
+    return 1 if gray else 3
 
 
 def imagefolder(split: str = "train", data_dir: str | Path | None = None, download: bool = False,

@@ -79,14 +79,21 @@ def test_non_images_are_skipped(tmp_path):
     assert len(source) == 2 and source.info.classes == ("a",)
 
 
-def test_corrupt_image_is_named_at_load_time(tmp_path):
+def test_unreadable_image_header_is_named_at_scan_time(tmp_path):
     write_imagefolder(tmp_path, classes=("a",), per_class=1)
-    bad = tmp_path / "a" / "zz_broken.jpg"
-    bad.write_bytes(b"\xff\xd8\xff not really a jpeg")
-    source = imagefolder(path=str(tmp_path))  # scanning does not decode
+    (tmp_path / "a" / "zz_broken.jpg").write_bytes(b"not really a jpeg")
+    with pytest.raises(SSLKitError, match="cannot read image .*zz_broken.jpg.*delete or replace"):
+        imagefolder(path=str(tmp_path))
+
+
+def test_truncated_image_is_named_at_load_time(tmp_path):
+    files = write_imagefolder(tmp_path, classes=("a",), per_class=2)[""]
+    whole = files[1][0].read_bytes()
+    files[1][0].write_bytes(whole[: len(whole) // 2])  # the header survives: only decoding finds it
+    source = imagefolder(path=str(tmp_path))
     assert len(source) == 2
     source.loader(0)
-    with pytest.raises(SSLKitError, match="cannot decode image .*zz_broken.jpg"):
+    with pytest.raises(SSLKitError, match=f"cannot decode image .*{files[1][0].name}"):
         source.loader(1)
 
 

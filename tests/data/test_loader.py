@@ -116,8 +116,10 @@ def test_lazy_source_through_workers(tmp_path, workers):
 
 
 def test_corrupt_image_in_worker_is_one_line(tmp_path):
-    write_imagefolder(tmp_path, classes=("a",), per_class=3)
-    (tmp_path / "a" / "bad.png").write_bytes(b"\x89PNG garbage")
+    files = write_imagefolder(tmp_path, classes=("a",), per_class=4)[""]
+    whole = files[-1][0].read_bytes()
+    files[-1][0].rename(tmp_path / "a" / "bad.png")
+    (tmp_path / "a" / "bad.png").write_bytes(whole[: len(whole) // 2])  # header intact: decoding fails
     loader = BatchLoader(imagefolder(path=str(tmp_path)), 4, image_size=8, num_workers=1)
     with pytest.raises(SSLKitError) as info:
         list(loader.epoch(0))
