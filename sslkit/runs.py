@@ -26,14 +26,23 @@ class Run:
 
     @classmethod
     def open(cls, path: str | Path) -> Run:
+        """Read a run directory's config and check it against the newest checkpoint's.
+
+        Raises:
+            SSLKitError: ``path`` is missing or not a run, its config is invalid, or its config.json
+                names another method/architecture than its checkpoints (it was edited).
+        """
         path = Path(path)
         if not path.is_dir():
-            raise SSLKitError(f"run directory {path} does not exist")
+            raise SSLKitError(f"run directory {path} does not exist; check the path (runs are under --out, "
+                              f"default runs/)")
         payload = rundir.read_config(path)
         try:
             config = PretrainConfig(**payload["config"])
         except (KeyError, TypeError) as error:
-            raise SSLKitError(f"{path}/config.json is not an sslkit run config ({error})") from error
+            raise SSLKitError(f"{path}/config.json is not an sslkit run config ({error}); restore it or start "
+                              f"a new run") from error
+        checkpoint.check_config(path, payload["config"])
         return cls(path, config, payload.get("derived", {}))
 
     def load_method(self) -> tuple[Method, int]:
@@ -46,11 +55,7 @@ class Run:
         backbone = build_backbone(derived["backbone"], derived["channels"], derived["image_size"],
                                   cfg.backbone_options)
         method = build_method(_registry.load("methods", cfg.method), backbone, cfg.method_options)
-        try:
-            method.load_state_dict(state["model"])
-        except RuntimeError as error:
-            raise SSLKitError(f"the checkpoint in {self.path} does not match method {cfg.method!r} "
-                              f"({str(error).splitlines()[0]})") from error
+        checkpoint.load_model_state(method, state, self.path)
         method.eval()
         return method, int(state["step"])
 
