@@ -1,7 +1,9 @@
 """Throughput of the batched augmentation policies (views/s) and a per-op breakdown.
 
 Usage: ``python benchmarks/augment_throughput.py [--threads 1] [--batch 512] [--repeats 15] [--best]
-[--cpu-clock]``.
+[--cpu-clock]``; ``--table [--quick] [--out FILE]`` instead prints one line per registered policy
+(views/s on one core and with every core, the training device here) and writes them as JSON
+(default ``runs/bench/augment_throughput.json``).
 
 Every figure is a median (``--best``: minimum) over ``--repeats`` runs in this one process, so
 ratios between lines are side by side. The reference line is torchvision's per-sample PIL
@@ -12,16 +14,23 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from sslkit.augment import policies
-from sslkit.augment.allocator import tune_allocator
-from sslkit.augment.blur import gaussian_blur, gaussian_kernels
-from sslkit.augment.geometric import RandomResizedCrop
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import describe, interleaved_times, machine, print_table, spread, write_results  # noqa: E402
+
+from sslkit import _registry  # noqa: E402
+from sslkit.augment import policies  # noqa: E402
+from sslkit.augment.allocator import tune_allocator  # noqa: E402
+from sslkit.augment.blur import gaussian_blur, gaussian_kernels  # noqa: E402
+from sslkit.augment.geometric import RandomResizedCrop  # noqa: E402
 
 BEST = False
 CPU_CLOCK = False
@@ -116,7 +125,51 @@ def alternatives(batch: int, repeats: int) -> None:
     print(f"    blur grouped conv2d                {median_ms(conv_blur, repeats):7.2f} ms")
 
 
-def main() -> None:
+def policy_table(batch: int, repeats: int, thread_counts: list[int], clock: str, side: int = 32,
+                 channels: int = 3) -> list[dict[str, Any]]:
+    """views/s of every registered policy (defaults) on uint8 batches, per thread count, interleaved.
+
+    The figures include the uint8 -> float conversion, as the trainer's view maker does it once per
+    batch and every view pays for it.
+    """
+    x8 = torch.randint(0, 256, (batch, channels, side, side), dtype=torch.uint8)
+    g = torch.Generator().manual_seed(0)
+    built = {name: _registry.load("augmentations", name)(size=side, channels=channels)
+             for name in _registry.names("augmentations")}
+    rows = {name: {"policy": name, "batch": batch, "size": f"{side}x{side}x{channels}"} for name in built}
+    before = torch.get_num_threads()
+    for threads in thread_counts:
+        torch.set_num_threads(threads)
+        cases = {name: (lambda p=p: p(x8.float().div_(255), g)) for name, p in built.items()}
+        for name, times in interleaved_times(cases, repeats, clock=clock).items():
+            seconds = statistics.median(times)
+            rows[name][f"views_per_s_{threads}_threads"] = batch / seconds
+            rows[name][f"ms_per_batch_{threads}_threads"] = seconds * 1e3
+            rows[name][f"iqr_{threads}_threads"] = spread(times)
+    torch.set_num_threads(before)
+    return list(rows.values())
+
+
+def table_main(args: argparse.Namespace) -> None:
+    """``--table``: one line per policy, one core and every core, JSON to ``--out``."""
+    tune_allocator()  # as the trainer
+    info = machine()
+    print(describe(info))
+    counts = sorted({1, torch.get_num_threads()})
+    rows = policy_table(args.batch, args.repeats, counts, "cpu" if args.cpu_clock else "wall")
+    print_table(f"augmentation policies, 32x32x3, batch {args.batch}, median of {args.repeats} interleaved rounds "
+                f"({'CPU' if args.cpu_clock else 'wall'} clock); 'all cores' is the training device here",
+                ["policy", *[f"views/s {c} thread(s)" for c in counts], *[f"ms/batch {c}" for c in counts]],
+                [[r["policy"], *[f"{r[f'views_per_s_{c}_threads']:,.0f}" for c in counts],
+                  *[f"{r[f'ms_per_batch_{c}_threads']:.1f}" for c in counts]] for r in rows])
+    path = write_results(args.out, "augment_throughput", {
+        "benchmark": "augment_throughput --table", "command": "python benchmarks/augment_throughput.py "
+        + " ".join(args.argv), "machine": info, "settings": {k: v for k, v in vars(args).items() if k != "argv"},
+        "rows": rows})
+    print(f"results: {path}")
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=512)
@@ -125,7 +178,16 @@ def main() -> None:
     parser.add_argument("--cpu-clock", action="store_true",
                         help="time with the thread's CPU clock (ignores time lost to other processes)")
     parser.add_argument("--no-reference", action="store_true", help="skip the PIL reference")
-    args = parser.parse_args()
+    parser.add_argument("--table", action="store_true",
+                        help="one line per registered policy: views/s on one core and on all cores, as JSON")
+    parser.add_argument("--quick", action="store_true", help="with --table: batch 256, 5 rounds")
+    parser.add_argument("--out", help="with --table: JSON results (default runs/bench/augment_throughput.json)")
+    args = parser.parse_args(argv)
+    args.argv = list(argv if argv is not None else sys.argv[1:])
+    if args.table:
+        if args.quick:
+            args.batch, args.repeats = min(args.batch, 256), min(args.repeats, 5)
+        return table_main(args)
     global BEST, CPU_CLOCK
     BEST, CPU_CLOCK = args.best, args.cpu_clock
     torch.set_num_threads(args.threads)
