@@ -127,13 +127,13 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def parse_assignments(items: list[str], flag: str) -> dict[str, Any]:
-    """Parse ``["key=value", ...]``; a malformed item is a user error naming the flag."""
+def parse_assignments(items: list[str], flag: str, example: str | None = None) -> dict[str, Any]:
+    """Parse ``["key=value", ...]``; a malformed item is a user error naming the flag and an example."""
     result: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise SSLKitError(f"{flag} expects key=value, got {item!r} (e.g. {flag} lr=0.05)")
+            raise SSLKitError(f"{flag} expects key=value, got {item!r} (e.g. {example or f'{flag} lr=0.05'})")
         result[key.strip().replace("-", "_")] = parse_value(value)
     return result
 
@@ -144,7 +144,7 @@ def parse_policy_spec(spec: str) -> tuple[str, dict[str, Any]]:
     if not name:
         raise SSLKitError(f"--aug expects ROLE=POLICY[:k=v,...], got policy {spec!r}")
     items = [o for o in options.split(",") if o.strip()] if options else []
-    return name.strip(), parse_assignments(items, "--aug")
+    return name.strip(), parse_assignments(items, "--aug", example="--aug standard=simclr:jitter=0.4")
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

@@ -40,8 +40,10 @@ def build_backbone(name: str, in_channels: int, image_size: int, options: dict[s
 def build_method(method_cls: type, backbone: torch.nn.Module, options: dict[str, Any]) -> Method:
     try:
         return method_cls(backbone, **options)
-    except (TypeError, ValueError) as error:  # ValueError: a method's check of its hyper-parameters
-        raise SSLKitError(f"method options {options}: {error}") from error
+    except (TypeError, ValueError, RuntimeError) as error:  # ValueError: a method's check of its options
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise SSLKitError(f"method {method_cls.__name__} cannot be built with options {options} ({first}); "
+                          f"fix the --set values") from error
 
 
 def build(cfg: PretrainConfig, num_processes: int = 1) -> Components:
@@ -52,14 +54,14 @@ def build(cfg: PretrainConfig, num_processes: int = 1) -> Components:
     image_size = cfg.image_size or (info.size[0] if info.size else None)
     if image_size is None:
         raise SSLKitError(f"{cfg.dataset} has images of different sizes; pass --image-size (e.g. 224)")
-    eval_source = None
+    eval_source, knn_off = None, "--knn-every 0"
     if cfg.knn_every > 0:
         try:
             eval_source = open_source(cfg.dataset, cfg.eval_split, cfg.data_dir, cfg.download)
-        except SSLKitError:
-            eval_source = None  # no labelled test split: the kNN monitor is skipped (said in derived)
+        except SSLKitError as error:  # a missing or unreadable test split: train without the monitor, say why
+            knn_off = f"{cfg.eval_split} split unavailable: {error}"
         if (source.labels < 0).all():
-            eval_source = None
+            eval_source, knn_off = None, "the training split has no labels"
     batch_size, epochs = cfg.batch_size, cfg.epochs
     if batch_size is None or (epochs is None and cfg.steps is None) or cfg.lr is None or cfg.optimizer is None:
         raise SSLKitError(f"method {cfg.method!r} has no preset {cfg.preset!r} values for batch size, epochs, lr "
@@ -100,5 +102,6 @@ def build(cfg: PretrainConfig, num_processes: int = 1) -> Components:
         "views_per_image": views.views_per_image,
         "views": views.policy_specs,
         "knn_monitor": eval_source is not None,
+        **({} if eval_source is not None else {"knn_monitor_off": knn_off}),
     }
     return Components(source, eval_source, model, views, image_size, derived)

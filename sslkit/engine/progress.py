@@ -60,7 +60,7 @@ class TrainingProgress:
             ("optimizer", f"{cfg.optimizer} lr {derived['lr']:.4g} (base {cfg.lr:g} x {cfg.lr_scaling} scaling), "
                           f"wd {cfg.weight_decay or 0:g}"),
             ("kNN monitor", f"every {cfg.knn_every} epoch(s), k={cfg.knn_k}, t={cfg.knn_t}"
-             if derived["knn_monitor"] else "off (no labelled eval split)"),
+             if derived["knn_monitor"] else f"off ({derived.get('knn_monitor_off', 'no labelled eval split')})"),
         ]
         for key, value in rows:
             table.add_row(f"[cyan]{key}", value)
