@@ -128,25 +128,31 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
     step = state["step"] if state is not None else 0
     metrics.truncate_after(step)
     generator = torch.Generator()
-    loss_sum = torch.zeros((), device=accelerator.device)
+    # The log window and skip count resume too, so the rows after a resume equal an uninterrupted run's.
+    window = state.get("log_window", {}) if state is not None else {}
+    loss_sum = torch.tensor(float(window.get("loss_sum", 0.0)), device=accelerator.device)
+    window_steps = int(window.get("steps", 0))
     finite = torch.ones((), dtype=torch.bool, device=accelerator.device)
     knn = None
     warned_collapse = False
     progress = TrainingProgress(total, enabled=main and not quiet, start=step)
     progress.describe(cfg, derived, run, resumed_at=step if state is not None else None)
 
-    skipped = 0
+    skipped = int(window.get("skipped_batches", 0))
 
     def save_checkpoint() -> None:
         if float(distributed.mean_over_processes(finite.float())) < 1:  # one decision for every process
             raise SSLKitError(f"the loss became NaN or Inf before step {step}; the last good checkpoint is kept "
                               f"in {checkpoint.checkpoint_dir(run)}. Lower --lr or use --set grad_clip=1.0")
+        log_window = {"loss_sum": float(distributed.mean_over_processes(loss_sum)), "steps": window_steps,
+                      "skipped_batches": skipped}
         if main:
             checkpoint.save(run, step, {"model": method.state_dict(), "optimizer": optimizer.state_dict(),
-                                        "step": step, "config": cfg.to_dict()}, keep=cfg.keep_checkpoints)
+                                        "step": step, "config": cfg.to_dict(), "log_window": log_window},
+                            keep=cfg.keep_checkpoints)
         accelerator.wait_for_everyone()
 
-    window_start, window_steps = time.perf_counter(), 0
+    window_start, timed_steps = time.perf_counter(), 0  # images/s over the steps run since window_start
     with progress:
         while step < total:
             epoch = step // per_epoch
@@ -173,6 +179,7 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
                 method.after_step((step + 1) / total)
                 step += 1
                 window_steps += 1
+                timed_steps += 1
                 loss = out.loss.detach()
                 loss_sum += loss
                 finite &= torch.isfinite(loss)
@@ -180,7 +187,7 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
                     elapsed = time.perf_counter() - window_start
                     mean_loss = distributed.mean_over_processes(loss_sum) / window_steps
                     record = {"step": step, "epoch": step / per_epoch, "loss": mean_loss.item(),
-                              "lr": lr, "images_per_s": window_steps * derived["global_batch_size"] / elapsed}
+                              "lr": lr, "images_per_s": timed_steps * derived["global_batch_size"] / elapsed}
                     record.update({k: float(v) for k, v in out.logs.items()})
                     if skipped:
                         record["skipped_batches"] = skipped
@@ -197,7 +204,8 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
                     metrics.write(**record)
                     progress.update(step, record)
                     loss_sum.zero_()
-                    window_start, window_steps = time.perf_counter(), 0
+                    window_steps = 0
+                    window_start, timed_steps = time.perf_counter(), 0
                 if step % cfg.checkpoint_every == 0 and step % per_epoch:
                     save_checkpoint()
                 if step >= total:
@@ -211,7 +219,7 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
                     metrics.write(step=step, epoch=epoch_index, knn_top1=knn)
                     progress.epoch_done(epoch_index, knn)
                 save_checkpoint()
-                window_start, window_steps = time.perf_counter(), 0
+                window_start, timed_steps = time.perf_counter(), 0  # kNN and checkpoint time is not training
     summary = {"run": str(run), "steps": step, "knn_top1": knn, "config": dataclasses.asdict(cfg),
                "derived": derived, "skipped_batches": skipped}
     progress.finish(summary)
