@@ -79,8 +79,15 @@ def _check_state_after_skip(method: torch.nn.Module, step: int, run: Path) -> No
     for name, buffer in method.named_buffers():
         if buffer.is_floating_point() and not bool(torch.isfinite(buffer).all()):
             raise SSLKitError(f"the NaN/Inf batch at step {step + 1} also wrote non-finite values into {name}; "
-                              f"skipping cannot undo that. Resume from the last good checkpoint in "
-                              f"{checkpoint.checkpoint_dir(run)} with a lower --lr or --set grad_clip=1.0")
+                              f"skipping cannot undo that. The last good checkpoint is kept in "
+                              f"{checkpoint.checkpoint_dir(run)}: lower the lr or set grad_clip (e.g. 1.0) in "
+                              f"{run / 'config.json'} and resume with --resume {run}")
+
+
+def _nonfinite_state(method: torch.nn.Module) -> bool:
+    """Whether any floating-point parameter or buffer holds NaN/Inf (a checkpoint of it would not be good)."""
+    tensors = [t.detach() for t in (*method.parameters(), *method.buffers()) if t.is_floating_point()]
+    return not bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
 def _start_run(cfg: PretrainConfig, resume: Path | None, comps: Components, accelerator: Accelerator) -> Path:
@@ -133,6 +140,7 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
     loss_sum = torch.tensor(float(window.get("loss_sum", 0.0)), device=accelerator.device)
     window_steps = int(window.get("steps", 0))
     finite = torch.ones((), dtype=torch.bool, device=accelerator.device)
+    first_nonfinite = torch.zeros((), dtype=torch.long, device=accelerator.device)  # step; 0: none yet
     knn = None
     warned_collapse = False
     progress = TrainingProgress(total, enabled=main and not quiet, start=step)
@@ -141,9 +149,17 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
     skipped = int(window.get("skipped_batches", 0))
 
     def save_checkpoint() -> None:
-        if float(distributed.mean_over_processes(finite.float())) < 1:  # one decision for every process
-            raise SSLKitError(f"the loss became NaN or Inf before step {step}; the last good checkpoint is kept "
-                              f"in {checkpoint.checkpoint_dir(run)}. Lower --lr or use --set grad_clip=1.0")
+        # One decision for every process; a finite loss can still come with an update that overflowed.
+        good = finite & ~torch.tensor(_nonfinite_state(method), device=finite.device)
+        if float(distributed.mean_over_processes(good.float())) < 1:
+            last = checkpoint.list_checkpoints(run)
+            where = f"{last[-1]}" if last else f"none was written yet, in {checkpoint.checkpoint_dir(run)}"
+            found = int(first_nonfinite)
+            what = (f"the loss became NaN or Inf at step {found}" if found
+                    else f"the weights became NaN or Inf at step {step} (with a finite loss)")
+            raise SSLKitError(f"{what} (of {total}); training stopped and the last good checkpoint is kept "
+                              f"({where}). Lower the lr or set grad_clip (e.g. 1.0) "
+                              f"in {run / 'config.json'} and resume with --resume {run}, or rerun with --on-nan skip")
         log_window = {"loss_sum": float(distributed.mean_over_processes(loss_sum)), "steps": window_steps,
                       "skipped_batches": skipped}
         if main:
@@ -182,6 +198,7 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
                 timed_steps += 1
                 loss = out.loss.detach()
                 loss_sum += loss
+                first_nonfinite = torch.where(finite & ~torch.isfinite(loss), step, first_nonfinite)
                 finite &= torch.isfinite(loss)
                 if step % cfg.log_every == 0 or step % per_epoch == 0 or step == total:
                     elapsed = time.perf_counter() - window_start
