@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list
+from rich.console import Console
 
 from sslkit import distributed
 from sslkit.augment import tune_allocator
@@ -84,6 +85,24 @@ def _check_state_after_skip(method: torch.nn.Module, step: int, run: Path) -> No
                               f"{run / 'config.json'} and resume with --resume {run}")
 
 
+def _resume_state(run: Path, main: bool) -> dict[str, Any] | None:
+    """The newest complete checkpoint of ``run``; damaged newer ones are reported (main process) and skipped.
+
+    A run killed before its first checkpoint has none: it starts again from step 0 in the same directory.
+    """
+    console = Console(stderr=True, highlight=False)
+
+    def report(message: str) -> None:
+        if main:
+            console.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+
+    state = checkpoint.load_latest(run, on_damaged=report)
+    if state is None:
+        report(f"no checkpoint in {checkpoint.checkpoint_dir(run)} (the run stopped before its first one): "
+               f"training starts again from step 0 in {run}")
+    return state
+
+
 def _nonfinite_state(method: torch.nn.Module) -> bool:
     """Whether any floating-point parameter or buffer holds NaN/Inf (a checkpoint of it would not be good)."""
     tensors = [t.detach() for t in (*method.parameters(), *method.buffers()) if t.is_floating_point()]
@@ -111,7 +130,7 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
     comps = build(cfg, accelerator.num_processes)
     derived = comps.derived
     run = _start_run(cfg, resume, comps, accelerator)
-    state = checkpoint.load_latest(run) if resume is not None else None
+    state = _resume_state(run, main) if resume is not None else None
     method = comps.model
     if cfg.sync_bn:
         convert_to_global_batchnorm(method)  # same parameters, statistics over every process
