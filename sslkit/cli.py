@@ -44,8 +44,10 @@ def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of
 
 @app.command()
 def pretrain(
-    method: Annotated[str, typer.Argument(help="Method name (see `sslkit list methods`).")],
-    dataset: Annotated[str, typer.Argument(help="Dataset name, `imagefolder:PATH` or `hf:PATH|NAME`.")],
+    method: Annotated[str | None, typer.Argument(help="Method name (see `sslkit list methods`); omit with "
+                                                      "--resume.")] = None,
+    dataset: Annotated[str | None, typer.Argument(help="Dataset name, `imagefolder:PATH` or `hf:PATH|NAME`; omit "
+                                                       "with --resume.")] = None,
     preset: Annotated[str, typer.Option(help="Recipe: paper (the paper's CIFAR recipe) or quick (CPU).")] = "paper",
     backbone: Annotated[str | None, typer.Option(help="Backbone name (default: the preset's).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
@@ -87,6 +89,9 @@ def pretrain(
                           f"({resume}/config.json); the other options given are ignored")
             run_pretrain(cfg, resume=resume)
             return
+        if method is None or dataset is None:
+            raise SSLKitError("sslkit pretrain needs METHOD and DATASET (e.g. sslkit pretrain simsiam cifar10), "
+                              "or --resume RUN")
         aug_map = {}
         for item in aug or []:
             role, sep, spec = item.partition("=")

@@ -48,6 +48,7 @@ def test_list_shows_name_origin_summary(group: str, name: str) -> None:
     (["transfer", "/nonexistent/run", "digits"], "neither an sslkit run nor an export"),
     (["transfer", "/nonexistent/run", "digits", "--mode", "zero-shot"], "unknown transfer mode 'zero-shot'"),
     (["list", "plugins"], "unknown group 'plugins'"),
+    (["pretrain", "simsiam"], "sslkit pretrain needs METHOD and DATASET"),
 ])
 def test_user_errors_are_one_red_line_with_exit_code_2(tmp_path, args, message) -> None:
     result = runner.invoke(app, args + (["--out", str(tmp_path)] if args[0] == "pretrain" else []))
@@ -68,3 +69,12 @@ def test_missing_dataset_says_where_it_looked(tmp_path, monkeypatch) -> None:
 def test_debug_shows_the_traceback() -> None:
     result = runner.invoke(app, ["--debug", "pretrain", "simsam", "digits"])
     assert result.exit_code != 2 and result.exception is not None
+
+
+def test_resume_needs_only_the_run_directory(tmp_path) -> None:
+    args = ["pretrain", "simsiam", "digits", "--preset", "quick", "--steps", "2", "--batch-size", "32", "--out",
+            str(tmp_path), "--name", "run", "--set", "num_workers=0", "--set", 'backbone_options={"width": 4}']
+    assert runner.invoke(app, args).exit_code == 0
+    result = runner.invoke(app, ["pretrain", "--resume", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "done: 2 steps" in result.output

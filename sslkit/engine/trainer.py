@@ -113,7 +113,8 @@ def _start_run(cfg: PretrainConfig, resume: Path | None, comps: Components, acce
     """Create (main process) or reuse the run directory; every process gets the same path."""
     path = [str(resume) if resume is not None else None]
     if resume is None and accelerator.is_main_process:
-        run = rundir.new_run_dir(cfg.out, cfg.method, cfg.dataset, cfg.name)
+        run = rundir.new_run_dir(cfg.out, cfg.method, cfg.dataset, cfg.name,
+                                 rundir.needed_bytes(comps.model, cfg.keep_checkpoints))
         rundir.write_config(run, cfg.to_dict(), comps.derived)
         path = [str(run)]
     if accelerator.num_processes > 1:
@@ -135,7 +136,7 @@ def pretrain(cfg: PretrainConfig, resume: Path | None = None, quiet: bool = Fals
     if cfg.sync_bn:
         convert_to_global_batchnorm(method)  # same parameters, statistics over every process
     if state is not None:
-        method.load_state_dict(state["model"])
+        checkpoint.load_model_state(method, state, run)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     method.to(accelerator.device, memory_format=memory_format)
     optimizer = build_optimizer(method.param_groups(), cfg.optimizer, derived["lr"], cfg.weight_decay or 0.0,
