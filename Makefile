@@ -51,8 +51,12 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -q -m slow; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 
+# Speed, measured side by side (medians of interleaved rounds; JSON under runs/bench/). On a shared
+# machine add BENCH_ARGS="--threads 1 --clock cpu" (per-core CPU time): see docs/benchmarks.md.
 bench: setup
-	$(PY) benchmarks/augment_throughput.py
+	$(PY) benchmarks/step_vs_limit.py $(BENCH_ARGS)
+	$(PY) benchmarks/epoch_throughput.py $(BENCH_ARGS)
+	$(PY) benchmarks/augment_throughput.py --table
 
 lint: setup
 	$(VENV)/bin/ruff check sslkit tests benchmarks plugins
