@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,9 +27,16 @@ def _pretrain(method: str, out: Path, name: str, processes: int, *extra: str) ->
                 "--standalone"] if processes > 1 else [sys.executable]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
     command = [*launcher, "-m", "sslkit", "pretrain", method, *ARGS, "--out", str(out), "--name", name, *extra]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               start_new_session=True)  # its own process group: a hang kills every worker
+    try:
+        stdout, stderr = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"{' '.join(command)} did not finish in 300 s:\n{stdout}{stderr}")
+    assert process.returncode == 0, stdout + stderr
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def _records(run: Path) -> list[dict]:
