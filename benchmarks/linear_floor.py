@@ -3,7 +3,8 @@
 Same splits as ``sslkit eval DATASET --protocol linear`` / ``sslkit transfer RUN DATASET`` (the
 dataset's train split trains, its test split scores). Example::
 
-    python benchmarks/linear_floor.py digits        # 90.91 % (the 297 test images of sslkit's split)
+    python benchmarks/linear_floor.py digits          # 90.91 % (the 297 test images of sslkit's split)
+    python benchmarks/linear_floor.py fashion-mnist   # 83.47 % (about 2 min on 2 cores)
 """
 
 from __future__ import annotations
