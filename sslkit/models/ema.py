@@ -56,8 +56,11 @@ class EMA(nn.Module):
     def update(self, online: Sequence[nn.Module], tau: float) -> None:
         """Move every target parameter towards its online counterpart: ``t = tau t + (1 - tau) o``."""
         for target_module, online_module in zip(self.copies, online, strict=True):
-            for t, o in zip(target_module.parameters(), online_module.parameters(), strict=True):
-                t.lerp_(o.detach(), 1.0 - tau)
+            targets, sources = list(target_module.parameters()), list(online_module.parameters())
+            if len(targets) != len(sources):
+                raise ValueError("the EMA copy and the online module have different parameters")
+            # one fused call instead of one kernel per tensor (docs/benchmarks.md: 0.80 -> 0.19 ms on CPU)
+            torch._foreach_lerp_(targets, [o.detach() for o in sources], 1.0 - tau)
             if self.buffers_too:
                 for t, o in zip(target_module.buffers(), online_module.buffers(), strict=True):
                     if t.is_floating_point():
