@@ -33,6 +33,9 @@ def extract_features(
     return torch.cat(feats), torch.cat(labels)
 
 
+SIMILARITY_BLOCK = 2**28  # entries of one queries x bank similarity block (1 GiB of float32)
+
+
 @torch.no_grad()
 def split_features(
     features: Callable[[torch.Tensor], torch.Tensor],
@@ -69,7 +72,7 @@ def knn_predict(
     num_classes: int,
     k: int = 200,
     temperature: float = 0.1,
-    chunk_size: int = 1024,
+    chunk_size: int | None = None,
 ) -> torch.Tensor:
     """Predicted class of every query by temperature-weighted top-k voting.
 
@@ -80,12 +83,15 @@ def knn_predict(
         num_classes: Number of classes.
         k: Neighbours (clipped to N).
         temperature: Softmax-style temperature of the vote weights.
-        chunk_size: Queries per similarity block (memory is ``chunk_size x N``).
+        chunk_size: Queries per similarity block (memory is ``chunk_size x N`` floats); by default as
+            many as keep a block under :data:`SIMILARITY_BLOCK` entries (1 GiB of float32): 4,473
+            queries at a time against a 60k bank, 209 against ImageNet's 1.28M.
 
     Returns:
         ``(M,)`` int64 predictions.
     """
     k = min(k, len(bank))
+    chunk_size = chunk_size or max(1, SIMILARITY_BLOCK // max(len(bank), 1))
     predictions = []
     for start in range(0, len(queries), chunk_size):
         sim = queries[start:start + chunk_size] @ bank.T  # MxN cosine similarities
