@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from rich.console import Console
 from rich.progress import track
 from torch import nn
 
+from sslkit import distributed
 from sslkit.data.base import Source
 from sslkit.data.loader import BatchLoader
 from sslkit.errors import SSLKitError
@@ -80,7 +80,7 @@ def open_backbone(target: str | Path) -> EvalBackbone:
 def default_device() -> torch.device:
     """The accelerator of this process when there is one (its local rank's GPU), else the CPU."""
     if torch.cuda.is_available():
-        index = dist.get_rank() % torch.cuda.device_count() if dist.is_initialized() else 0
+        index = distributed.rank() % torch.cuda.device_count()
         return torch.device("cuda", index)
     return torch.device("cpu")
 
@@ -141,7 +141,7 @@ class EvalContext:
 
     @property
     def is_main(self) -> bool:
-        return not dist.is_initialized() or dist.get_rank() == 0
+        return distributed.rank() == 0
 
     def adaptation(self) -> list[str]:
         """Human-readable notes of what is done to the images to fit the backbone."""
@@ -179,7 +179,7 @@ class EvalContext:
     def loader(self, split: str, *, shuffle: bool = False, drop_last: bool = False, seed: int = 0,
                batch_size: int | None = None, sharded: bool = False, source: Source | None = None) -> BatchLoader:
         """A :class:`BatchLoader` over ``split`` ("train" or "test") at the backbone's resolution."""
-        rank, world = (dist.get_rank(), dist.get_world_size()) if sharded and dist.is_initialized() else (0, 1)
+        rank, world = (distributed.rank(), distributed.world_size()) if sharded else (0, 1)
         source = source if source is not None else self.split(split)
         return BatchLoader(source, batch_size or self.batch_size, image_size=self.backbone.image_size,
                            shuffle=shuffle, drop_last=drop_last, seed=seed, rank=rank, world_size=world,
