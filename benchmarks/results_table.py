@@ -3,18 +3,22 @@
 Each row is ``sslkit pretrain METHOD DATASET --preset quick`` (the shared CPU recipe: same backbone,
 batch and augmentation for every method) stopped after the number of steps that fits the budget on
 this machine, then ``sslkit eval RUN DATASET --protocol knn`` on the test split (final weights, not
-the best epoch). The budget is turned into steps once per method by a short calibration run, all
-calibrations side by side in this process's run, so a method that is twice as slow per step gets
-half the steps; the exact ``--steps`` of every row is printed with its command, so any row can be
-re-run alone (with ``--seed N`` for the other seeds: every seed of a row trains the same steps).
-With ``--jobs 2 --threads 1`` two rows run side by side on one core each, and the calibrations run
-the same way, so every method is measured under the conditions it trains in.
+the best epoch) and, with ``--linear``, the linear probe ``sslkit eval RUN DATASET --protocol
+linear`` (the fast recipe, seed 0 of the probe) on the same weights. The budget is turned into steps
+once per method by a short calibration run, all calibrations side by side in this process's run, so
+a method that is twice as slow per step gets half the steps; the exact ``--steps`` of every row is
+printed with its command, so any row can be re-run alone (with ``--seed N`` for the other seeds:
+every seed of a row trains the same steps). With ``--jobs 2 --threads 1`` two rows run side by side
+on one core each, and the calibrations run the same way, so every method is measured under the
+conditions it trains in.
 Usage::
 
     python benchmarks/results_table.py fashion-mnist --budget 180 --jobs 2 --threads 1   # all rows
     python benchmarks/results_table.py fashion-mnist --budget 180 --only simsiam,dssl-simsiam --seeds 0,1,2
+    python benchmarks/results_table.py fashion-mnist --budget 180 --seeds 0,1,2 --linear   # + linear probe
 
-Results accumulate in ``RUNS/results.json`` (a finished row is not re-run; ``--fresh`` starts over)
+Results accumulate in ``RUNS/results.json`` (a finished row is not re-run, only its missing evaluations;
+``--fresh`` starts over)
 and the markdown table is printed and written to ``--markdown``.
 """
 
@@ -87,9 +91,11 @@ def steps_per_second(label: str, method: str, extra: list[str], dataset: str, ru
     return statistics.median(speeds) / batch
 
 
-def knn_summary(seeds: dict[str, dict]) -> str:
-    """``83.24`` for one seed, ``82.58 ± 0.16`` (mean ± std) for several."""
-    values = [100 * run["knn_top1"] for run in seeds.values()]
+def summary(seeds: dict[str, dict], key: str = "knn_top1") -> str:
+    """``83.24`` for one seed, ``82.58 ± 0.16`` (mean ± std) for several; ``—`` when not measured."""
+    values = [100 * run[key] for run in seeds.values() if key in run]
+    if not values:
+        return "—"
     if len(values) == 1:
         return f"{values[0]:.2f}"
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
@@ -97,15 +103,18 @@ def knn_summary(seeds: dict[str, dict]) -> str:
 
 def markdown(results: dict, floors: dict | None) -> str:
     """The table: floors first (when given), then one row per method with its seed-0 command."""
-    lines = ["| method | kNN top-1 (%) | seeds | vs random init | steps (epochs) | `pretrain` wall time | command |",
-             "|---|---|---|---|---|---|---|"]
+    linear = any("linear_top1" in run for r in results.values() for run in r["seeds"].values())
+    probe = " linear top-1 (%) |" if linear else ""
+    lines = [f"| method | kNN top-1 (%) |{probe} seeds | vs random init | steps (epochs) | `pretrain` wall time | "
+             "command |", "|---|---|" + ("---|" if linear else "") + "---|---|---|---|---|"]
+    blank = " |" if linear else ""
     random_init = None
     if floors:
         random_init = 100 * floors["random_init"]
-        lines.append(f"| *floor: raw pixels, standardised* | *{100 * floors['raw_pixels']:.2f}* | | | | | "
+        lines.append(f"| *floor: raw pixels, standardised* | *{100 * floors['raw_pixels']:.2f}* |{blank} | | | | "
                      f"`python benchmarks/knn_floors.py {floors['dataset']} --backbone {floors['backbone']} "
                      f"--backbone-options '{json.dumps(floors['backbone_options'])}'` |")
-        lines.append(f"| *floor: the same CNN at random init* | *{random_init:.2f}* | "
+        lines.append(f"| *floor: the same CNN at random init* | *{random_init:.2f}* |{blank} "
                      f"{len(floors['random_init_seeds'])} | | | | the same command |")
     for label, _, _ in ROWS:
         r = results.get(label)
@@ -114,7 +123,8 @@ def markdown(results: dict, floors: dict | None) -> str:
         mean = statistics.mean(100 * run["knn_top1"] for run in r["seeds"].values())
         versus = f"{mean - random_init:+.2f}" if random_init is not None else ""
         wall = statistics.median(run["train_seconds"] for run in r["seeds"].values() if run["train_seconds"])
-        lines.append(f"| {label} | **{knn_summary(r['seeds'])}** | {','.join(sorted(r['seeds']))} | {versus} | "
+        probe_cell = f" {summary(r['seeds'], 'linear_top1')} |" if linear else ""
+        lines.append(f"| {label} | **{summary(r['seeds'])}** |{probe_cell} {','.join(sorted(r['seeds']))} | {versus} | "
                      f"{r['steps']} ({r['epochs']:.1f}) | {wall:.0f} s | `{r['command']}` |")
     return "\n".join(lines) + "\n"
 
@@ -131,6 +141,7 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument("--jobs", type=int, default=1, help="rows trained side by side")
     parser.add_argument("--threads", type=int, help="torch threads per row (OMP_NUM_THREADS)")
+    parser.add_argument("--linear", action="store_true", help="also the linear probe (fast recipe) of every run")
     args = parser.parse_args()
 
     installed = set(_registry.names("methods"))
@@ -155,10 +166,22 @@ def main() -> None:
             results[label] = {"method": method, "steps": steps, "calibrated_steps_per_s": speed,
                               "threads": args.threads, "jobs": args.jobs, "command": " ".join(command), "seeds": {}}
 
+    def linear_probe(label: str, name: str, seed: int) -> None:
+        log = args.runs / f"{name}.log"
+        run([*SSLKIT, "eval", str(args.runs / name), args.dataset, "--protocol", "linear"], log, args.threads)
+        probe = json.loads((args.runs / name / "eval" / "linear.json").read_text())
+        with lock:
+            results[label]["seeds"][str(seed)]["linear_top1"] = probe["metrics"]["top1"]
+            store.write_text(json.dumps(results, indent=2))
+        print(f"{label} (seed {seed}): linear {100 * probe['metrics']['top1']:.2f}%", flush=True)
+
     def train(job: tuple[tuple[str, str, list[str]], int]) -> None:
         (label, method, extra), seed = job
         row = results[label]
         name = slug(label) + (f"-seed{seed}" if seed else "")
+        if str(seed) in row["seeds"]:  # trained and scored by kNN already: only the linear probe is missing
+            linear_probe(label, name, seed)
+            return
         cmd = ["pretrain", method, args.dataset, "--preset", "quick", "--steps", str(row["steps"]),
                "--seed", str(seed), "--set", "knn_every=0", "--out", str(args.runs), "--name", name, *extra]
         log = args.runs / f"{name}.log"
@@ -170,10 +193,16 @@ def main() -> None:
             row["epochs"] = config["derived"]["epochs"]
             row["seeds"][str(seed)] = {"knn_top1": knn["metrics"]["top1"], "train_seconds": train_seconds}
             store.write_text(json.dumps(results, indent=2))
-        print(f"{label} (seed {seed}): kNN {100 * knn['top1']:.2f}% after {row['steps']} steps "
+        print(f"{label} (seed {seed}): kNN {100 * knn['metrics']['top1']:.2f}% after {row['steps']} steps "
               f"({train_seconds:.0f} s)", flush=True)
+        if args.linear:
+            linear_probe(label, name, seed)
 
-    jobs = [(r, seed) for seed in seeds for r in rows if str(seed) not in results[r[0]]["seeds"]]
+    def missing(label: str, seed: int) -> bool:
+        done = results[label]["seeds"].get(str(seed))
+        return done is None or (args.linear and "linear_top1" not in done)
+
+    jobs = [(r, seed) for seed in seeds for r in rows if missing(r[0], seed)]
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(train, jobs))
     floors = json.loads(args.floors.read_text()) if args.floors else None
