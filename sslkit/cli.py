@@ -118,7 +118,13 @@ def _protocol_options(**given: object) -> dict[str, object]:
 
 
 def _print_result(result: dict) -> None:
+    """The result as a table, on the main process only (``torchrun ... -m sslkit eval`` starts several)."""
     from rich.table import Table
+
+    from sslkit import distributed
+
+    if distributed.rank() != 0:
+        return
 
     seeds = result["seeds"]
     scored = result["split"] + ("" if "+" in result["split"] else " split")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -168,3 +171,17 @@ def test_features_are_sharded_and_gathered_in_dataset_order(tmp_path: Path) -> N
         gathered = torch.load(f"{out}.{rank}", weights_only=True)
         assert torch.equal(gathered["labels"], single[1])
         torch.testing.assert_close(gathered["feats"], single[0], rtol=1e-5, atol=1e-6)
+
+
+def test_eval_under_torchrun_matches_one_process_and_prints_once(run: Path) -> None:
+    """`torchrun -m sslkit eval`: 2 gloo processes shard the features, the main one writes and prints."""
+    one = runner.invoke(app, ["eval", str(run), "digits", "--k", "20"])
+    assert one.exit_code == 0, one.output
+    single = _record(run, "knn")["metrics"]["top1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "sslkit", "eval", str(run), "digits", "--k", "20"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("top1") == 1
+    assert _record(run, "knn")["metrics"]["top1"] == pytest.approx(single, abs=1e-9)
