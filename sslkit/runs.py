@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from sslkit.config import PretrainConfig
 from sslkit.engine import checkpoint, rundir
 from sslkit.engine.build import build_backbone, build_method
 from sslkit.errors import SSLKitError
+from sslkit.evaluate.records import is_number, read_eval_record
 from sslkit.methods.base import Method
 
 
@@ -61,12 +61,10 @@ class Run:
 
 
 # Top-level metrics of an old-schema eval file (kNN before multi-seed evaluation): {"protocol": "knn", "top1": ..}.
-_OLD_SCHEMA_METRICS = ("top1", "top5", "nmi", "acc", "ari")
 _METRIC_LABELS = {"top1": "top-1", "top5": "top-5", "top1_best": "top-1 (best epoch)", "nmi": "NMI",
                   "acc": "ACC", "ari": "ARI"}
-# Protocol outputs that are bookkeeping, not results for the card: counts (finetune's labelled images,
-# cluster's k) and the linear probe's train-split accuracy.
-_NOT_RESULTS = frozenset({"labelled", "clusters", "train_top1"})
+# The linear probe's train-split accuracy is bookkeeping, not a result for the card.
+_NOT_RESULTS = frozenset({"train_top1"})
 
 
 def eval_results(run: str | Path) -> list[dict[str, Any]]:
@@ -91,26 +89,16 @@ def eval_results(run: str | Path) -> list[dict[str, Any]]:
 
 
 def _eval_file_rows(path: Path) -> list[dict[str, Any]]:
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    record = read_eval_record(path)
+    if record is None:
         return []
-    if not isinstance(record, dict):
-        return []
-    if isinstance(record.get("metrics"), dict):
-        metrics = {k: v for k, v in record["metrics"].items() if _is_number(v) and k not in _NOT_RESULTS}
-        std = record.get("std") if isinstance(record.get("std"), dict) else {}
-        seeds = len(record["seeds"]) if isinstance(record.get("seeds"), list) and record["seeds"] else 1
-    else:
-        metrics, std, seeds = {k: record[k] for k in _OLD_SCHEMA_METRICS if _is_number(record.get(k))}, {}, 1
-    dataset = str(record.get("dataset", "?"))
-    if record.get("split", "test") != "test":
-        dataset += f" ({record['split']})"
-    base = {"evaluation": str(record.get("name") or path.stem), "dataset": dataset}
-    if isinstance(record.get("adaptation"), list):
-        base["adaptation"] = [str(step) for step in record["adaptation"]]
-    return [{**base, "metric": _METRIC_LABELS.get(key, key), "value": _percent(value, std.get(key), seeds),
-             "seeds": seeds} for key, value in metrics.items()]
+    dataset = record.dataset + ("" if record.split == "test" else f" ({record.split})")
+    base: dict[str, Any] = {"evaluation": record.name, "dataset": dataset}
+    if record.adaptation is not None:
+        base["adaptation"] = list(record.adaptation)
+    return [{**base, "metric": _METRIC_LABELS.get(key, key), "value": _percent(value, record.std.get(key),
+                                                                               record.seeds),
+             "seeds": record.seeds} for key, value in record.metrics.items() if key not in _NOT_RESULTS]
 
 
 def _knn_monitor_row(run: Path) -> dict[str, Any] | None:
@@ -123,7 +111,7 @@ def _knn_monitor_row(run: Path) -> dict[str, Any] | None:
             row = json.loads(line) if '"knn_top1"' in line else None
         except json.JSONDecodeError:  # a line cut off by an interrupted write
             continue
-        if isinstance(row, dict) and _is_number(row.get("knn_top1")):
+        if isinstance(row, dict) and is_number(row.get("knn_top1")):
             last = row
     if last is None:
         return None
@@ -136,14 +124,10 @@ def _knn_monitor_row(run: Path) -> dict[str, Any] | None:
             "value": _percent(last["knn_top1"], None, 1), "seeds": 1}
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _percent(value: float, std: Any, seeds: int) -> str:
     """A fraction as percent with 2 decimals, ``± std`` when there are several seeds."""
     text = f"{100 * value:.2f}"
-    return text + (f" ± {100 * std:.2f}" if seeds > 1 and _is_number(std) else "")
+    return text + (f" ± {100 * std:.2f}" if seeds > 1 and is_number(std) else "")
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path | None = None, overwrite: bool = False, *,

@@ -16,16 +16,15 @@ A run without ``metrics.jsonl`` or ``eval/`` is still read; what it lacks is sim
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sslkit.errors import SSLKitError
+from sslkit.evaluate.records import is_number, read_eval_record
 
 # Top-level keys of an old-schema eval file that are metrics (the rest is bookkeeping: k, bank, ...).
-_OLD_SCHEMA_METRICS = ("top1", "top5", "nmi", "acc", "ari")
 # Column names of the protocols the report knows; any other eval file becomes a column named after it.
 _PROTOCOL_LABELS = {"knn": "kNN", "linear": "linear", "finetune": "finetune", "cluster": "cluster"}
 
@@ -75,17 +74,17 @@ def read_run(path: str | Path) -> RunSummary:
     results = {}
     for eval_path in sorted((path / "eval").glob("*.json")):
         results.update(read_eval(eval_path))
-    knn = [(_epoch(row, per_epoch), float(row["knn_top1"])) for row in rows if _number(row.get("knn_top1"))]
+    knn = [(_epoch(row, per_epoch), float(row["knn_top1"])) for row in rows if is_number(row.get("knn_top1"))]
     if "kNN" not in results and knn:
         results["kNN"] = Metric(knn[-1][1], monitor=True)
-    speeds = [float(row["images_per_s"]) for row in rows if _number(row.get("images_per_s"))]
+    speeds = [float(row["images_per_s"]) for row in rows if is_number(row.get("images_per_s"))]
     return RunSummary(
         path=path,
         method=str(config.get("method", "?")),
         dataset=str(config.get("dataset", "?")),
         epochs=_last_epoch(rows, per_epoch),
         images_per_s=statistics.median(speeds) if speeds else None,
-        loss=[(_epoch(row, per_epoch), float(row["loss"])) for row in rows if _number(row.get("loss"))],
+        loss=[(_epoch(row, per_epoch), float(row["loss"])) for row in rows if is_number(row.get("loss"))],
         knn_monitor=knn,
         results=results,
     )
@@ -126,24 +125,13 @@ def read_eval(path: Path) -> dict[str, Metric]:
     A file with a ``top1`` metric gives one column (its label); otherwise one column per metric,
     ``"<label> <METRIC>"`` (``cluster NMI``, ``cluster ACC``, ``cluster ARI``).
     """
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    if not isinstance(record, dict):
+    record = read_eval_record(path)
+    if record is None:
         return {}
     label = eval_label(path.stem)
-    if isinstance(record.get("metrics"), dict):
-        metrics = {k: float(v) for k, v in record["metrics"].items() if _number(v)}
-        stds = record.get("std") if isinstance(record.get("std"), dict) else {}
-        seeds = len(record.get("seeds") or record.get("per_seed") or [None])
-    else:
-        metrics = {k: float(record[k]) for k in _OLD_SCHEMA_METRICS if _number(record.get(k))}
-        stds, seeds = {}, 1
-    if "top1" in metrics:
-        metrics = {"top1": metrics["top1"]}
+    metrics = {"top1": record.metrics["top1"]} if "top1" in record.metrics else record.metrics
     single = list(metrics) == ["top1"]
-    return {label if single else f"{label} {name.upper()}": Metric(value, _float_or_none(stds.get(name)), seeds)
+    return {label if single else f"{label} {name.upper()}": Metric(value, record.std.get(name), record.seeds)
             for name, value in metrics.items()}
 
 
@@ -158,24 +146,17 @@ def eval_label(stem: str) -> str:
 def _epoch(row: dict[str, Any], steps_per_epoch: float | None) -> float:
     """Training progress of a row in epochs: ``step / steps_per_epoch`` when known (the kNN row of a run that
     stops mid-epoch carries the epoch counter, not the fraction), else its ``epoch``, else its step."""
-    if _number(row.get("step")) and _number(steps_per_epoch) and steps_per_epoch > 0:
+    if is_number(row.get("step")) and is_number(steps_per_epoch) and steps_per_epoch > 0:
         return float(row["step"]) / steps_per_epoch
-    if _number(row.get("epoch")):
+    if is_number(row.get("epoch")):
         return float(row["epoch"])
-    return float(row["step"]) if _number(row.get("step")) else 0.0
+    return float(row["step"]) if is_number(row.get("step")) else 0.0
 
 
 def _last_epoch(rows: list[dict[str, Any]], steps_per_epoch: float | None) -> float | None:
-    steps = [float(row["step"]) for row in rows if _number(row.get("step"))]
-    if steps and _number(steps_per_epoch) and steps_per_epoch > 0:
+    steps = [float(row["step"]) for row in rows if is_number(row.get("step"))]
+    if steps and is_number(steps_per_epoch) and steps_per_epoch > 0:
         return max(steps) / steps_per_epoch
-    epochs = [float(row["epoch"]) for row in rows if _number(row.get("epoch"))]
+    epochs = [float(row["epoch"]) for row in rows if is_number(row.get("epoch"))]
     return max(epochs) if epochs else None
 
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _float_or_none(value: Any) -> float | None:
-    return float(value) if _number(value) else None
