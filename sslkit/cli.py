@@ -109,7 +109,7 @@ def pretrain(
         run_pretrain(cfg)
 
 
-_EVAL_OPTIONS = "Protocol options (each protocol takes its own; see `sslkit eval --help`)"
+_EVAL_OPTIONS = "Protocol options (each for the protocol named before its colon; default in parentheses)"
 
 
 def _protocol_options(**given: object) -> dict[str, object]:
@@ -185,7 +185,7 @@ def evaluate(
     data_dir: Annotated[str | None, typer.Option(help="Where to look for the dataset first.")] = None,
     batch_size: Annotated[int, typer.Option(help="Feature-extraction batch size.")] = 512,
 ) -> None:
-    """Evaluate a pretrained backbone on DATASET with a protocol; writes RUN/eval/<protocol>.json."""
+    """Evaluate a pretrained backbone on DATASET with a protocol; writes RUN/eval/<protocol>[-variant].json."""
     with user_errors():
         from sslkit.evaluate.protocols import evaluate as run_eval
 
