@@ -107,14 +107,22 @@ def markdown(results: dict, floors: dict | None) -> str:
     probe = " linear top-1 (%) |" if linear else ""
     lines = [f"| method | kNN top-1 (%) |{probe} seeds | vs random init | steps (epochs) | `pretrain` wall time | "
              "command |", "|---|---|" + ("---|" if linear else "") + "---|---|---|---|---|"]
-    blank = " |" if linear else ""
+
+    def floor_cell(key: str) -> str:  # a linear-probe floor from knn_floors.py --linear, when measured
+        if not linear:
+            return ""
+        return f" *{100 * floors[key]:.2f}* |" if key in floors else " |"
+
     random_init = None
     if floors:
         random_init = 100 * floors["random_init"]
-        lines.append(f"| *floor: raw pixels, standardised* | *{100 * floors['raw_pixels']:.2f}* |{blank} | | | | "
+        lines.append(f"| *floor: raw pixels, standardised* | *{100 * floors['raw_pixels']:.2f}* |"
+                     f"{floor_cell('linear_raw_pixels')} | | | | "
                      f"`python benchmarks/knn_floors.py {floors['dataset']} --backbone {floors['backbone']} "
-                     f"--backbone-options '{json.dumps(floors['backbone_options'])}'` |")
-        lines.append(f"| *floor: the same CNN at random init* | *{random_init:.2f}* |{blank} "
+                     f"--backbone-options '{json.dumps(floors['backbone_options'])}'"
+                     f"{' --linear' if 'linear_raw_pixels' in floors else ''}` |")
+        lines.append(f"| *floor: the same CNN at random init* | *{random_init:.2f}* |"
+                     f"{floor_cell('linear_random_init')} "
                      f"{len(floors['random_init_seeds'])} | | | | the same command |")
     for label, _, _ in ROWS:
         r = results.get(label)
