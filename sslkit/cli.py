@@ -117,39 +117,6 @@ def _protocol_options(**given: object) -> dict[str, object]:
     return {key: value for key, value in given.items() if value is not None}
 
 
-def _print_result(result: dict) -> None:
-    """The result as a table, on the main process only (``torchrun ... -m sslkit eval`` starts several)."""
-    from rich.table import Table
-
-    from sslkit import distributed
-
-    if distributed.rank() != 0:
-        return
-
-    seeds = result["seeds"]
-    scored = result["split"] + ("" if "+" in result["split"] else " split")
-    title = f"{result['name']}: {result['dataset']} ({scored}, {result['images'][result['split']]} images, " \
-            f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
-    table = Table(title=title, title_justify="left")
-    table.add_column("metric")
-    table.add_column("mean ± std (%)" if len(seeds) > 1 else "value (%)", justify="right")
-    if len(seeds) > 1:
-        table.add_column("per seed (%)", justify="right")
-    for key, mean in result["metrics"].items():
-        value = f"{100 * mean:.2f}" + (f" ± {100 * result['std'][key]:.2f}" if len(seeds) > 1 else "")
-        cells = [key, f"[bold]{value}[/]"]
-        if len(seeds) > 1:
-            cells.append("  ".join(f"{100 * row[key]:.2f}" for row in result["per_seed"]))
-        table.add_row(*cells)
-    out.print(table)
-    for note in result.get("adaptation", []):
-        out.print(f"[yellow]adaptation:[/] {note}")
-    if "note" in result:
-        out.print(f"note: {result['note']}")
-    if "path" in result:
-        out.print(f"-> {result['path']}")
-
-
 @app.command("eval")
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory or export directory.")],
@@ -187,6 +154,7 @@ def evaluate(
 ) -> None:
     """Evaluate a pretrained backbone on DATASET with a protocol; writes RUN/eval/<protocol>[-variant].json."""
     with user_errors():
+        from sslkit.evaluate.display import print_result
         from sslkit.evaluate.protocols import evaluate as run_eval
 
         options = _protocol_options(k=k, temperature=temperature, recipe=recipe, fraction=fraction, epochs=epochs,
@@ -194,7 +162,7 @@ def evaluate(
                                     source=cluster_source, labels=cluster_labels, on=cluster_on)
         result = run_eval(run, dataset, protocol=protocol, seeds=seeds, seed=seed, split=split, data_dir=data_dir,
                           batch_size=batch_size, progress=True, **options)
-        _print_result(result)
+        print_result(out, result)
 
 
 @app.command()
@@ -212,6 +180,7 @@ def transfer(
 ) -> None:
     """Evaluate a backbone pretrained on one dataset on another; resizes and converts channels, and says so."""
     with user_errors():
+        from sslkit.evaluate.display import print_result
         from sslkit.evaluate.protocols import transfer as run_transfer
 
         options = _protocol_options(recipe=recipe, fraction=fraction, epochs=epochs)
@@ -221,7 +190,7 @@ def transfer(
             raise SSLKitError("--recipe is for --mode linear")
         result = run_transfer(run, dataset, mode, seeds=seeds, seed=seed, data_dir=data_dir, batch_size=batch_size,
                               progress=True, **options)
-        _print_result(result)
+        print_result(out, result)
 
 
 @app.command()
