@@ -8,7 +8,7 @@ from sslkit.evaluate.display import print_result
 
 
 def _shown(result: dict) -> str:
-    console = Console(record=True, width=200)
+    console = Console(record=True, width=200, soft_wrap=True)  # as the CLI's console
     print_result(console, result)
     return console.export_text()
 
