@@ -68,12 +68,6 @@ def step_factor(epoch: int, milestones: Sequence[int], gamma: float = 0.1) -> fl
     return gamma ** sum(epoch >= m for m in milestones)
 
 
-def set_lr(optimizer: torch.optim.Optimizer, base_lrs: Sequence[float], factor: float) -> None:
-    """Set every parameter group's lr to its base lr times ``factor``."""
-    for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
-        group["lr"] = base * factor
-
-
 def correct(logits: torch.Tensor, labels: torch.Tensor) -> int:
     """Number of rows whose arg-max is the label."""
     return int((logits.argmax(dim=1) == labels).sum())

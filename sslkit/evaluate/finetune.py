@@ -31,6 +31,7 @@ from torch import nn
 
 from sslkit.augment.policies import weak
 from sslkit.data.base import Source
+from sslkit.engine.optim import set_lr
 from sslkit.errors import SSLKitError
 from sslkit.evaluate._training import (
     check_labelled,
@@ -39,7 +40,6 @@ from sslkit.evaluate._training import (
     feature_dim,
     linear_head,
     scaled_milestones,
-    set_lr,
     step_factor,
 )
 from sslkit.evaluate.context import EvalContext
@@ -134,15 +134,15 @@ def finetune(ctx: EvalContext, seed: int, *, fraction: float = 0.1, epochs: int 
     generator = torch.Generator().manual_seed(seed)
     model = copy.deepcopy(ctx.backbone.module).to(ctx.device).requires_grad_(True)
     head = linear_head(feature_dim(ctx), ctx.num_classes, generator, ctx.device)
-    optimizer = torch.optim.SGD([{"params": model.parameters(), "lr": lrs[0]},
-                                 {"params": head.parameters(), "lr": lrs[1]}],
+    optimizer = torch.optim.SGD([{"params": model.parameters(), "lr": lrs[0], "base_lr": lrs[0]},
+                                 {"params": head.parameters(), "lr": lrs[1], "base_lr": lrs[1]}],
                                 momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
     milestones = scaled_milestones(epochs, BASE_EPOCHS, MILESTONES)
     augment = weak(ctx.backbone.image_size, ctx.backbone.channels, scale_min=CROP_SCALE_MIN)
     loader = ctx.loader("train", shuffle=True, drop_last=True, seed=seed, batch_size=batch, source=labelled)
     model.train()
     for epoch in ctx.track(range(epochs), epochs, f"fine-tuning on {len(labelled)} labelled images"):
-        set_lr(optimizer, lrs, step_factor(epoch, milestones))
+        set_lr(optimizer, step_factor(epoch, milestones))
         for images, targets in loader.epoch(epoch):
             x = ctx.normalize(augment(ctx.to_unit(images), generator))
             loss = F.cross_entropy(head(model(x)), targets.to(ctx.device))

@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 
 from sslkit.augment.policies import weak
+from sslkit.engine.optim import set_lr
+from sslkit.engine.schedule import warmup_cosine
 from sslkit.errors import SSLKitError
 from sslkit.evaluate._training import (
     check_labelled,
@@ -43,7 +45,6 @@ from sslkit.evaluate._training import (
     head_accuracy,
     linear_head,
     scaled_milestones,
-    set_lr,
     step_factor,
 )
 from sslkit.evaluate.context import EvalContext
@@ -103,13 +104,14 @@ def _fast(ctx: EvalContext, seed: int, recipe: LinearRecipe) -> dict[str, float]
     train_labels = train_labels.to(ctx.device)
     generator = torch.Generator().manual_seed(seed)
     head = linear_head(train.shape[1], ctx.num_classes, generator, ctx.device)
-    optimizer = torch.optim.SGD(head.parameters(), lr=recipe.lr, momentum=0.9, nesterov=True, weight_decay=0.0)
+    optimizer = torch.optim.SGD([{"params": head.parameters(), "base_lr": recipe.lr}], lr=recipe.lr, momentum=0.9,
+                                nesterov=True, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(train) / recipe.batch_size)
     total, step = recipe.epochs * steps_per_epoch, 0
     for _ in ctx.track(range(recipe.epochs), recipe.epochs, "linear probe (fast)"):
         order = torch.randperm(len(train), generator=generator).to(ctx.device)
         for batch in order.split(recipe.batch_size):
-            set_lr(optimizer, [recipe.lr], 0.5 * (1 + math.cos(math.pi * step / total)))
+            set_lr(optimizer, warmup_cosine(step, total, warmup_steps=0))
             loss = F.cross_entropy(head(train[batch]), train_labels[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -123,7 +125,8 @@ def _paper(ctx: EvalContext, seed: int, recipe: LinearRecipe) -> dict[str, float
     """METHODS.md §2.1: augmented images through the frozen backbone, step decay, per-epoch test."""
     generator = torch.Generator().manual_seed(seed)
     head = linear_head(feature_dim(ctx), ctx.num_classes, generator, ctx.device)
-    optimizer = torch.optim.SGD(head.parameters(), lr=recipe.lr, momentum=0.9, weight_decay=0.0)
+    optimizer = torch.optim.SGD([{"params": head.parameters(), "base_lr": recipe.lr}], lr=recipe.lr, momentum=0.9,
+                                weight_decay=0.0)
     milestones = scaled_milestones(recipe.epochs, PAPER_BASE_EPOCHS, PAPER_MILESTONES)
     augment = weak(ctx.backbone.image_size, ctx.backbone.channels, scale_min=PAPER_CROP_SCALE_MIN)
     loader = ctx.loader("train", shuffle=True, drop_last=False, seed=seed, batch_size=recipe.batch_size)
@@ -131,7 +134,7 @@ def _paper(ctx: EvalContext, seed: int, recipe: LinearRecipe) -> dict[str, float
     backbone = ctx.backbone.module.eval()
     per_epoch = []
     for epoch in ctx.track(range(recipe.epochs), recipe.epochs, "linear probe (paper)"):
-        set_lr(optimizer, [recipe.lr], step_factor(epoch, milestones))
+        set_lr(optimizer, step_factor(epoch, milestones))
         for images, labels in loader.epoch(epoch):
             with torch.no_grad():
                 features = backbone(ctx.normalize(augment(ctx.to_unit(images), generator))).float()

@@ -85,8 +85,8 @@ def test_batch_is_clipped_to_a_tiny_subset(monkeypatch: pytest.MonkeyPatch) -> N
 def test_finetune_applies_the_scaled_step_decay_to_both_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     real = finetune_module.set_lr
-    monkeypatch.setattr(finetune_module, "set_lr", lambda opt, base, f: (calls.append((list(base), f)),
-                                                                          real(opt, base, f)))
+    monkeypatch.setattr(finetune_module, "set_lr", lambda opt, f: (
+        calls.append(([group["base_lr"] for group in opt.param_groups], f)), real(opt, f)))
     finetune(context(tiny_smallcnn(), 2, 1), 0, fraction=0.01, epochs=5)
     assert [f for _, f in calls] == pytest.approx([1, 1, 1, 0.1, 0.01])  # 30/40 of 50 -> 3/4 of 5
     assert calls[0][0] == [1e-4, 1.0]

@@ -57,7 +57,7 @@ def test_milestones_scale_with_epochs() -> None:
 def test_paper_recipe_applies_the_scaled_step_decay(monkeypatch: pytest.MonkeyPatch) -> None:
     factors = []
     real = linear.set_lr
-    monkeypatch.setattr(linear, "set_lr", lambda opt, base, f: (factors.append(f), real(opt, base, f)))
+    monkeypatch.setattr(linear, "set_lr", lambda opt, f: (factors.append(f), real(opt, f)))
     linear_probe(context(Flatten(), 2, 2), 0, recipe="paper", epochs=5, lr=1.0)
     assert factors == pytest.approx([1, 1, 1, 0.1, 0.01])  # milestones 60/80 of 100 -> 3/4 of 5
 
