@@ -117,12 +117,12 @@ class EvalContext:
             raise SSLKitError(f"--batch-size must be positive (got {self.batch_size})")
         if self.train.info.channels != self.test.info.channels:
             raise SSLKitError("the train and test splits have different numbers of channels")
-        if self.data_channels != self.backbone.channels and not self.adapt_channels:
+        mismatch = self.data_channels != self.backbone.channels
+        if mismatch and not self.adapt_channels:
             raise SSLKitError(f"the backbone takes {self.backbone.channels}-channel images but "
                               f"{self.train.info.name} has {self.data_channels}; evaluating across datasets "
                               f"is `sslkit transfer RUN {self.train.info.name}`")
-        if self.adapt_channels and sorted((self.data_channels, self.backbone.channels)) not in ([1, 3], [1, 1],
-                                                                                              [3, 3]):
+        if mismatch and {self.data_channels, self.backbone.channels} != {1, 3}:
             raise SSLKitError(f"cannot adapt {self.data_channels}-channel images to a "
                               f"{self.backbone.channels}-channel backbone (only 1 <-> 3)")
         self._mean = torch.tensor(self.backbone.mean).view(1, -1, 1, 1)
