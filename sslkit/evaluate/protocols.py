@@ -206,7 +206,7 @@ def evaluate(target: str | Path, dataset: str, protocol: str = "knn", *, seeds: 
     return {**result, "path": str(path)}
 
 
-TRANSFER_MODES = {"linear": "linear", "finetune": "finetune"}
+TRANSFER_MODES = ("linear", "finetune")  # each is the protocol of the same name
 
 
 def transfer(target: str | Path, dataset: str, mode: str = "linear", **kwargs: Any) -> dict[str, Any]:
@@ -221,4 +221,4 @@ def transfer(target: str | Path, dataset: str, mode: str = "linear", **kwargs: A
     if mode == "finetune":
         kwargs.setdefault("fraction", 1.0)
     kwargs.setdefault("name", f"transfer-{mode}-{_slug(dataset)}")
-    return evaluate(target, dataset, TRANSFER_MODES[mode], transfer_mode=mode, **kwargs)
+    return evaluate(target, dataset, mode, transfer_mode=mode, **kwargs)
